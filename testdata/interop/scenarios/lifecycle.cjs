@@ -1,0 +1,101 @@
+'use strict';
+// Connection lifetime scenarios: keep-alive, server timeout, automatic
+// reconnect after a server restart, hub abort, graceful stop.
+//
+//   SIGNALR_URL          server with short keep-alive and client timeout
+//                        (KEEPALIVE_MS / CLIENT_TIMEOUT_MS tell the values)
+//   SIGNALR_URL_SLOW     server whose keep-alive is far longer than the
+//                        client's server timeout used here
+//   SIGNALR_CONTROL_URL  POST <it>/restart shuts the SIGNALR_URL server down
+//                        (Close with allowReconnect) and brings up a new one
+const h = require('../lib/harness.cjs');
+const { assert } = h;
+
+const keepAliveMs = Number(h.env('KEEPALIVE_MS', '100'));
+const clientTimeoutMs = Number(h.env('CLIENT_TIMEOUT_MS', '600'));
+const isLongPolling = () => h.transportName() === 'LongPolling';
+
+async function control(action) {
+    const res = await fetch(`${h.url('SIGNALR_CONTROL_URL')}/${action}`, { method: 'POST' });
+    assert.equal(res.status, 200, `control ${action}: ${await res.text()}`);
+}
+
+h.run({
+    // Idle for several times both timeouts: pings in both directions keep the
+    // connection open (long polling needs none: its polls keep it alive).
+    async 'keep-alive'() {
+        const c = await h.connect(h.url(), { serverTimeoutMs: clientTimeoutMs, keepAliveMs });
+        let closedWith = null;
+        c.onclose((err) => { closedWith = err || new Error('closed without error'); });
+        await h.sleep(clientTimeoutMs * 3);
+        assert.equal(closedWith, null, `connection closed while idle: ${closedWith && closedWith.message}`);
+        assert.equal(c.state, h.signalR.HubConnectionState.Connected);
+        assert.equal(await c.invoke('Echo', 'after idle'), 'after idle');
+    },
+
+    // The server pings far less often than the client's server timeout: the
+    // client gives up with the exact .NET client text. Long polling has
+    // inherent keep-alive, so there the client must NOT time out.
+    async 'server-timeout'() {
+        const timeoutMs = 300;
+        const c = await h.connect(h.url('SIGNALR_URL_SLOW'), { serverTimeoutMs: timeoutMs });
+        const done = h.closed(c);
+        if (isLongPolling()) {
+            await h.sleep(timeoutMs * 3);
+            assert.equal(c.state, h.signalR.HubConnectionState.Connected);
+            assert.equal(await c.invoke('Echo', 'lp'), 'lp');
+            return;
+        }
+        const err = await h.within(done, timeoutMs * 10, 'onclose after the server timeout');
+        assert.ok(err, 'onclose got an error');
+        assert.equal(err.message, 'Server timeout elapsed without receiving a message from the server.');
+    },
+
+    // Server shutdown sends Close with allowReconnect: withAutomaticReconnect
+    // builds a new connection (new id) to the restarted server.
+    async 'reconnect-after-restart'() {
+        const c = await h.connect(h.url(), { reconnectDelays: [0, 100, 200, 400, 800, 1600, 3200] });
+        const oldId = c.connectionId;
+        const reconnecting = h.deferred();
+        const reconnected = h.deferred();
+        let closedWith;
+        c.onreconnecting((err) => reconnecting.resolve(err));
+        c.onreconnected((id) => reconnected.resolve(id));
+        c.onclose((err) => { closedWith = err || new Error('closed without error'); });
+        await control('restart');
+        await h.within(reconnecting.promise, 5000, 'onreconnecting');
+        const newId = await h.within(reconnected.promise, 10000, 'onreconnected');
+        assert.equal(closedWith, undefined, 'onclose must not fire while reconnecting');
+        assert.notEqual(newId, oldId, 'a reconnect is a new connection');
+        assert.equal(c.connectionId, newId);
+        assert.equal(await c.invoke('GetConnectionID'), newId);
+    },
+
+    // Context.Abort: Close without allowReconnect, so no reconnect even with
+    // withAutomaticReconnect.
+    async 'abort-no-reconnect'() {
+        const c = await h.connect(h.url(), { reconnectDelays: [0, 100] });
+        let reconnecting = false;
+        c.onreconnecting(() => { reconnecting = true; });
+        const done = h.closed(c);
+        await c.send('Abort');
+        await h.within(done, 5000, 'onclose after Abort');
+        await h.sleep(300);
+        assert.equal(reconnecting, false, 'client reconnected after a hub Abort');
+        assert.equal(c.state, h.signalR.HubConnectionState.Disconnected);
+    },
+
+    // stop() is a clean close: onclose without error on the client, and
+    // OnDisconnected with a nil error on the server (seen by an observer).
+    async 'graceful-stop'() {
+        const observer = await h.connect(h.url());
+        const left = h.record(observer, 'Left');
+        const c = await h.connect(h.url());
+        const id = c.connectionId;
+        const done = h.closed(c);
+        await c.stop();
+        assert.equal(await h.within(done, 5000, 'onclose'), undefined, 'onclose error after stop()');
+        const args = await left.waitFor((who) => who === id);
+        assert.deepEqual(args, [id, ''], 'OnDisconnected(id, reason) on the server');
+    },
+});
