@@ -1,0 +1,472 @@
+package signalr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+
+	"github.com/gosignalr/gosignalr/signalr/protocol"
+)
+
+// dispatcher runs one connection's incoming hub messages: invocations
+// (bounded by MaximumParallelInvocationsPerClient), server streams and
+// upload streams in the background, client-result completions, cancels.
+type dispatcher struct {
+	h    *ConnectionHandler
+	c    *HubConnection
+	hctx *Context
+	sem  chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	streams map[string]context.CancelFunc // server streams by invocation id
+	uploads map[string]*upload            // upload streams by stream id
+}
+
+type upload struct {
+	ch   reflect.Value // chan T, sent to by the read loop only
+	elem reflect.Type
+	done chan struct{} // closed when the invocation has returned
+	err  string        // set by the read loop when the client ends the stream with an error
+	mu   *sync.Mutex
+}
+
+func newDispatcher(h *ConnectionHandler, c *HubConnection) *dispatcher {
+	return &dispatcher{
+		h:    h,
+		c:    c,
+		hctx: &Context{Context: c.ctx, conn: c, h: h},
+		sem:  make(chan struct{}, h.opts.MaximumParallelInvocationsPerClient),
+	}
+}
+
+// wait waits for every invocation and stream of the connection to return.
+func (d *dispatcher) wait() { d.wg.Wait() }
+
+func (d *dispatcher) dispatch(msg protocol.HubMessage) {
+	switch m := msg.(type) {
+	case *protocol.Invocation:
+		d.invoke(m.InvocationID, m.Target, m.Arguments, m.StreamIDs, false)
+	case *protocol.StreamInvocation:
+		d.invoke(m.InvocationID, m.Target, m.Arguments, m.StreamIDs, true)
+	case *protocol.StreamItem:
+		d.streamItem(m)
+	case *protocol.Completion:
+		d.completion(m)
+	case *protocol.CancelInvocation:
+		d.mu.Lock()
+		cancel := d.streams[m.InvocationID]
+		d.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+	case *protocol.Ping:
+		d.c.armClientTimeout(d.h.opts.ClientTimeoutInterval)
+	default:
+		// Ack and Sequence only matter with stateful reconnect, which this
+		// runtime does not offer; anything else is ignored like .NET does.
+	}
+}
+
+func (d *dispatcher) detailed() bool { return d.h.opts.EnableDetailedErrors }
+
+// replyError sends a Completion with an error, if the call wants an answer.
+func (d *dispatcher) replyError(id, text string) {
+	if id == "" {
+		return
+	}
+	if err := d.c.writeMessage(d.c.ctx, &protocol.Completion{InvocationID: id, Error: text}); err != nil {
+		d.c.log.Debug().Err(err).Msg("write completion")
+	}
+}
+
+func invokeFailed(target string) string {
+	return "Failed to invoke '" + target + "' due to an error on the server."
+}
+
+func unexpectedError(target string) string {
+	return "An unexpected error occurred invoking '" + target + "' on the server."
+}
+
+func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, isStream bool) {
+	m := d.h.lookup(target)
+	if m == nil {
+		d.replyError(id, invokeFailed(target)+" HubException: Method does not exist.")
+		return
+	}
+	argv, err := bindArgs(m, args)
+	if err != nil {
+		d.replyError(id, buildErrorMessage(invokeFailed(target), err, d.detailed()))
+		return
+	}
+	switch {
+	case !isStream && m.stream != streamNone:
+		d.replyError(id, "The client attempted to invoke the streaming '"+target+"' method with a non-streaming invocation.")
+		return
+	case isStream && m.stream == streamNone:
+		d.replyError(id, "The client attempted to invoke the non-streaming '"+target+"' method with a streaming invocation.")
+		return
+	case len(streamIDs) != len(m.uploadParams):
+		d.replyError(id, unexpectedError(target)+" HubException: Client sent "+strconv.Itoa(len(streamIDs))+
+			" stream(s), Hub method expects "+strconv.Itoa(len(m.uploadParams))+".")
+		return
+	}
+
+	hctx := d.hctx
+	var cancel context.CancelFunc = func() {}
+	if isStream {
+		sctx, scancel := context.WithCancel(d.c.ctx)
+		hctx, cancel = &Context{Context: sctx, conn: d.c, h: d.h}, scancel
+	}
+
+	d.mu.Lock()
+	open := len(d.streams) + len(d.uploads)
+	if isStream {
+		open++
+	}
+	if isStream || len(streamIDs) > 0 {
+		if open+len(streamIDs) > d.h.opts.MaximumStreamsPerConnection {
+			d.mu.Unlock()
+			cancel()
+			d.replyError(id, unexpectedError(target)+" HubException: Too many open streams.")
+			return
+		}
+	}
+	if isStream {
+		if _, dup := d.streams[id]; dup {
+			d.mu.Unlock()
+			cancel()
+			d.replyError(id, "Invocation ID '"+id+"' is already in use.")
+			return
+		}
+		if d.streams == nil {
+			d.streams = make(map[string]context.CancelFunc)
+		}
+		d.streams[id] = cancel
+	}
+	var ups []*upload
+	if len(streamIDs) > 0 {
+		if d.uploads == nil {
+			d.uploads = make(map[string]*upload)
+		}
+		done := make(chan struct{})
+		off := 0
+		if m.hasCtx {
+			off = 1
+		}
+		for i, pi := range m.uploadParams {
+			pt := m.params[pi]
+			ch := reflect.MakeChan(reflect.ChanOf(reflect.BothDir, pt.Elem()), d.h.opts.StreamBufferCapacity)
+			u := &upload{ch: ch, elem: pt.Elem(), done: done, mu: &d.mu}
+			d.uploads[streamIDs[i]] = u
+			ups = append(ups, u)
+			argv[off+pi] = ch
+		}
+	}
+	d.mu.Unlock()
+
+	if isStream {
+		d.wg.Add(1)
+		go d.runStream(hctx, cancel, id, target, m, argv, streamIDs)
+		return
+	}
+	if len(ups) == 0 {
+		// Plain invocations share the per-client limit; while waiting for a
+		// slot the client timeout is suspended, as reading is.
+		select {
+		case d.sem <- struct{}{}:
+		default:
+			d.c.suspended.Store(true)
+			select {
+			case d.sem <- struct{}{}:
+				d.c.suspended.Store(false)
+				d.c.touch()
+			case <-d.c.readCtx.Done():
+				d.c.suspended.Store(false)
+				return
+			}
+		}
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if len(ups) == 0 {
+			defer func() { <-d.sem }()
+		}
+		res, err := m.call(hctx, argv)
+		if len(ups) > 0 {
+			if uerr := d.endUploads(streamIDs, ups); uerr != "" {
+				err = &HubError{Message: uerr}
+			}
+		}
+		d.complete(id, target, m, res, err)
+	}()
+}
+
+// complete sends the Completion of a non-streaming invocation.
+func (d *dispatcher) complete(id, target string, m *hubMethod, res reflect.Value, err error) {
+	if err != nil {
+		d.logCallError(target, err)
+	}
+	if id == "" {
+		return
+	}
+	msg := &protocol.Completion{InvocationID: id, HasResult: true}
+	if err != nil {
+		msg = &protocol.Completion{InvocationID: id, Error: buildErrorMessage(unexpectedError(target), err, d.detailed())}
+	} else if res.IsValid() {
+		msg.Result = res.Interface()
+	}
+	b, encErr := d.c.proto.AppendMessage(nil, msg)
+	if encErr != nil {
+		d.logCallError(target, encErr)
+		b, _ = d.c.proto.AppendMessage(nil, &protocol.Completion{InvocationID: id,
+			Error: buildErrorMessage(unexpectedError(target), encErr, d.detailed())})
+	}
+	if err := d.c.enqueueWait(d.c.ctx, b); err != nil {
+		d.c.log.Debug().Err(err).Msg("write completion")
+	}
+}
+
+func (d *dispatcher) logCallError(target string, err error) {
+	var pe *panicError
+	ev := d.c.log.Debug()
+	if errors.As(err, &pe) {
+		ev = d.c.log.Error()
+	}
+	ev.Err(err).Str("method", target).Msg("hub method failed")
+}
+
+// bindArgs decodes the invocation's arguments into the method's parameter
+// types. The returned slice has room for the *Context and upload channels.
+func bindArgs(m *hubMethod, args []any) ([]reflect.Value, error) {
+	if len(args) != len(m.valueParams) {
+		return nil, newException("InvalidDataException", fmt.Sprintf(
+			"Invocation provides %d argument(s) but target expects %d.", len(args), len(m.valueParams)))
+	}
+	off := 0
+	if m.hasCtx {
+		off = 1
+	}
+	argv := make([]reflect.Value, off+len(m.params))
+	for i, pi := range m.valueParams {
+		v, err := decodeValue(args[i], m.params[pi])
+		if err != nil {
+			return nil, &exception{typ: "InvalidDataException", err: err, msg: "Error binding arguments. " +
+				"Make sure that the types of the provided values match the types of the hub method being invoked."}
+		}
+		argv[off+pi] = v
+	}
+	return argv, nil
+}
+
+// decodeValue turns a received value (a RawValue, or a Go value when called
+// in process) into a value of type t.
+func decodeValue(a any, t reflect.Type) (reflect.Value, error) {
+	switch v := a.(type) {
+	case nil:
+		return reflect.Zero(t), nil
+	case protocol.RawValue:
+		if t == rawValueType {
+			return reflect.ValueOf(&v).Elem(), nil
+		}
+		p := reflect.New(t)
+		if err := v.Decode(p.Interface()); err != nil {
+			return reflect.Value{}, err
+		}
+		return p.Elem(), nil
+	}
+	rv := reflect.ValueOf(a)
+	switch {
+	case rv.Type().AssignableTo(t):
+		return rv, nil
+	case rv.Type().ConvertibleTo(t):
+		return rv.Convert(t), nil
+	}
+	return reflect.Value{}, fmt.Errorf("signalr: cannot use %s as %s", rv.Type(), t)
+}
+
+// streamItem feeds an upload stream. Like .NET, a full stream buffer holds
+// up the read loop (back-pressure to the client).
+func (d *dispatcher) streamItem(m *protocol.StreamItem) {
+	d.mu.Lock()
+	u := d.uploads[m.InvocationID]
+	d.mu.Unlock()
+	if u == nil {
+		return // unknown or finished stream: ignored
+	}
+	v, err := decodeValue(m.Item, u.elem)
+	if err != nil {
+		d.c.log.Debug().Err(err).Str("streamId", m.InvocationID).Msg("Failed to bind Stream message.")
+		d.endUpload(m.InvocationID, u, "Failed to bind Stream message.")
+		return
+	}
+	if u.ch.TrySend(v) {
+		return
+	}
+	d.c.suspended.Store(true)
+	defer func() { d.c.suspended.Store(false); d.c.touch() }()
+	reflect.Select([]reflect.SelectCase{
+		{Dir: reflect.SelectSend, Chan: u.ch, Send: v},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(u.done)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(d.c.readCtx.Done())},
+	})
+}
+
+// completion ends an upload stream, or else is a client result.
+func (d *dispatcher) completion(m *protocol.Completion) {
+	d.mu.Lock()
+	u := d.uploads[m.InvocationID]
+	d.mu.Unlock()
+	if u != nil {
+		d.endUpload(m.InvocationID, u, m.Error)
+		return
+	}
+	if err := d.h.lm.SetConnectionResult(d.c.id, m); err != nil {
+		d.c.log.Debug().Err(err).Str("invocationId", m.InvocationID).Msg("unexpected completion")
+	}
+}
+
+// endUpload closes an upload channel; only the read loop sends on or closes it.
+func (d *dispatcher) endUpload(id string, u *upload, errText string) {
+	d.mu.Lock()
+	if d.uploads[id] != u {
+		d.mu.Unlock()
+		return
+	}
+	delete(d.uploads, id)
+	u.err = errText
+	d.mu.Unlock()
+	u.ch.Close()
+}
+
+// endUploads forgets the invocation's streams once it returned and reports
+// the first error a client ended one of them with.
+func (d *dispatcher) endUploads(ids []string, ups []*upload) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, id := range ids {
+		if d.uploads[id] == ups[i] {
+			delete(d.uploads, id)
+		}
+	}
+	if len(ups) > 0 {
+		close(ups[0].done)
+	}
+	for _, u := range ups {
+		if u.err != "" {
+			return u.err
+		}
+	}
+	return ""
+}
+
+// runStream runs a server-to-client stream: items, then one Completion
+// (without error when the client cancelled).
+func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string) {
+	defer d.wg.Done()
+	defer func() {
+		d.mu.Lock()
+		delete(d.streams, id)
+		d.mu.Unlock()
+		cancel()
+	}()
+	var ups []*upload
+	if len(streamIDs) > 0 {
+		d.mu.Lock()
+		for _, sid := range streamIDs {
+			ups = append(ups, d.uploads[sid])
+		}
+		d.mu.Unlock()
+	}
+	res, err := m.call(hctx, argv)
+	var text string
+	switch {
+	case err != nil:
+		d.logCallError(target, err)
+		text = buildErrorMessage(unexpectedError(target), err, d.detailed())
+	case !res.IsValid() || res.IsNil():
+		text = "The value returned by the streaming method '" + target + "' is not a ChannelReader<> or IAsyncEnumerable<>."
+	default:
+		if err := d.pump(hctx, id, m.stream, res); err != nil {
+			d.logCallError(target, err)
+			text = buildErrorMessage("An error occurred on the server while streaming results.", err, d.detailed())
+		}
+	}
+	if len(ups) > 0 && ups[0] != nil {
+		if uerr := d.endUploads(streamIDs, ups); uerr != "" && text == "" {
+			text = buildErrorMessage("An error occurred on the server while streaming results.", &HubError{Message: uerr}, d.detailed())
+		}
+	}
+	if err := d.c.writeMessage(d.c.ctx, &protocol.Completion{InvocationID: id, Error: text}); err != nil {
+		d.c.log.Debug().Err(err).Msg("write stream completion")
+	}
+}
+
+var errStreamEnded = errors.New("signalr: stream ended")
+
+// pump sends the items of a channel or iterator until it ends, the client
+// cancels, or the connection ends.
+func (d *dispatcher) pump(ctx *Context, id string, kind streamKind, src reflect.Value) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{v: r}
+		}
+	}()
+	send := func(v reflect.Value) error {
+		if ctx.Err() != nil {
+			return errStreamEnded
+		}
+		b, err := d.c.proto.AppendMessage(nil, &protocol.StreamItem{InvocationID: id, Item: v.Interface()})
+		if err != nil {
+			return err
+		}
+		if err := d.c.enqueueWait(ctx, b); err != nil {
+			return errStreamEnded
+		}
+		return nil
+	}
+	switch kind {
+	case streamChan:
+		cases := []reflect.SelectCase{
+			{Dir: reflect.SelectRecv, Chan: src},
+			{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+		}
+		for {
+			chosen, v, ok := reflect.Select(cases)
+			if chosen == 1 || !ok {
+				return nil
+			}
+			if err := send(v); err != nil {
+				return ignoreEnded(err)
+			}
+		}
+	case streamSeq, streamSeq2:
+		var failed error
+		yt := src.Type().In(0)
+		yield := reflect.MakeFunc(yt, func(in []reflect.Value) []reflect.Value {
+			if kind == streamSeq2 && !in[1].IsNil() {
+				failed = in[1].Interface().(error)
+				return []reflect.Value{reflect.ValueOf(false)}
+			}
+			if err := send(in[0]); err != nil {
+				failed = err
+				return []reflect.Value{reflect.ValueOf(false)}
+			}
+			return []reflect.Value{reflect.ValueOf(true)}
+		})
+		src.Call([]reflect.Value{yield})
+		return ignoreEnded(failed)
+	}
+	return nil
+}
+
+func ignoreEnded(err error) error {
+	if errors.Is(err, errStreamEnded) {
+		return nil
+	}
+	return err
+}
