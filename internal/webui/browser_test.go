@@ -1,0 +1,431 @@
+package webui
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Environment knobs of the browser test (tests may read the environment;
+// the package itself never does):
+//
+//	GOSIGNALR_CHROMIUM       path of the browser binary (default: chromium, chromium-browser,
+//	                         google-chrome, google-chrome-stable, headless-shell on PATH)
+//	GOSIGNALR_WEBUI_ARTIFACTS  directory for screenshots (default: the test's temp dir)
+//	GOSIGNALR_WEBUI_SCREENSHOT  when set, also write the desktop screenshot to this path
+//	                            (how docs/screenshot.png is refreshed)
+const (
+	envChromium   = "GOSIGNALR_CHROMIUM"
+	envArtifacts  = "GOSIGNALR_WEBUI_ARTIFACTS"
+	envScreenshot = "GOSIGNALR_WEBUI_SCREENSHOT"
+)
+
+// actionTimeout bounds every single browser step; the chat runs on loopback.
+const actionTimeout = 15 * time.Second
+
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv(envChromium); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("\n" + strings.Repeat("!", 78) + "\n!!! SKIPPING the headless-Chromium test of the chat page: no Chromium found.\n" +
+		"!!! Install it (Debian: apt-get install chromium) or set " + envChromium + ".\n" + strings.Repeat("!", 78))
+	return ""
+}
+
+// localClientDir is testdata/web, where `npm ci` installs the pinned client
+// so that the test runs offline.
+func localClientDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "testdata", "web")
+	if _, err := ResolveJSClientDir(dir); err != nil {
+		t.Fatalf("the browser test needs the @microsoft/signalr client installed: run `npm ci --prefix testdata/web` in the repository root (%v)", err)
+	}
+	return dir
+}
+
+func artifactDir(t *testing.T) string {
+	if d := os.Getenv(envArtifacts); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// startChatServer serves the hub at /chathub and the chat page at /, as the
+// ChatServer does, on a loopback port. The page at / loads the client from
+// the local directory; a second copy under /cdn/ loads it cross-origin, with
+// subresource integrity, from a stand-in for the CDN serving the same bytes
+// (or, with tamper, altered ones).
+func startChatServer(t *testing.T, tamper bool) string {
+	t.Helper()
+	clientDir, err := ResolveJSClientDir(localClientDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := os.ReadFile(filepath.Join(clientDir, "signalr.min.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tamper {
+		js = append(js, "\n//"...)
+	}
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*") // as the CDN does; crossorigin scripts need it
+		w.Header().Set("Content-Type", "application/javascript; charset=utf-8")
+		w.Write(js)
+	}))
+	t.Cleanup(cdn.Close)
+
+	hub := newChatHub(t)
+	local, err := New(Options{JSClientDir: clientDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := New(Options{
+		JSClientURL:       cdn.URL + "/npm/@microsoft/signalr@" + JSClientVersion + "/dist/browser/signalr.min.js",
+		JSClientIntegrity: DefaultJSClientIntegrity,
+		HubURL:            "/chathub",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/chathub", hub)
+	mux.Handle("/chathub/", hub)
+	mux.Handle("/cdn/", http.StripPrefix("/cdn", remote))
+	mux.Handle("/", local)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// startBrowser starts one headless Chromium for the test and returns a
+// context whose children open pages in it.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(findChromium(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(900, 640),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+		defer cancel()
+		_ = chromedp.Cancel(cctx)
+		bcancel()
+		acancel()
+	})
+	if err := chromedp.Do(bctx); err != nil { // starts the browser, bound to bctx
+		t.Fatalf("start Chromium: %v", err)
+	}
+	return bctx
+}
+
+// chatPage is one browser tab showing the chat page.
+type chatPage struct {
+	t      *testing.T
+	label  string
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the console reader ends
+
+	mu       sync.Mutex
+	problems []string       // console errors, exceptions, policy violations
+	expected *regexp.Regexp // problems that match are expected, not failures
+	seen     []string       // expected problems that occurred
+}
+
+func openPage(t *testing.T, browser context.Context, label, url string, width, height int64, mobile bool) *chatPage {
+	t.Helper()
+	return openPageExpecting(t, browser, label, url, width, height, mobile, nil)
+}
+
+func openPageExpecting(t *testing.T, browser context.Context, label, url string, width, height int64, mobile bool, expected *regexp.Regexp) *chatPage {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	p := &chatPage{t: t, label: label, ctx: ctx, cancel: cancel, done: make(chan struct{}), expected: expected}
+	messages := chromedp.Console(ctx) // subscribe before the page loads
+	go func() {
+		defer close(p.done)
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == "error" || strings.Contains(m.Text, "Content Security Policy") {
+				pr := fmt.Sprintf("%s %s (%s:%d)", m.Type, m.Text, m.URL, m.Line)
+				p.mu.Lock()
+				if p.expected != nil && p.expected.MatchString(pr) {
+					p.seen = append(p.seen, pr)
+				} else {
+					p.problems = append(p.problems, pr)
+				}
+				p.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(p.close)
+	var vp []chromedp.EmulateViewportOption
+	if mobile {
+		vp = append(vp, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2))
+	}
+	p.do(chromedp.EmulateViewport(width, height, vp...), chromedp.Navigate(url))
+	return p
+}
+
+// close closes the tab (the browser ends its connection) and checks that
+// the page logged no errors.
+func (p *chatPage) close() {
+	select {
+	case <-p.done:
+		return // already closed
+	default:
+	}
+	cctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	_ = chromedp.Cancel(cctx)
+	p.cancel()
+	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pr := range p.problems {
+		p.t.Errorf("page %s console: %s", p.label, pr)
+	}
+}
+
+func (p *chatPage) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("page %s: %v", p.label, err)
+	}
+}
+
+func (p *chatPage) text(sel string) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("page %s: text of %s: %v", p.label, sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+func eval[T any](p *chatPage, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("page %s: evaluate %s: %v", p.label, expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript predicate; on timeout it reports what the
+// message list showed.
+func (p *chatPage) waitFor(what, predicate string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingInterval(25*time.Millisecond))); err != nil {
+		p.t.Fatalf("page %s: waiting for %s: %v\nstate %q, notice %q, messages:\n%s", p.label, what, err,
+			eval[string](p, `document.getElementById("state").textContent`),
+			eval[string](p, `document.getElementById("notice").textContent`),
+			strings.Join(p.entries(), "\n"))
+	}
+}
+
+func (p *chatPage) entries() []string {
+	return eval[[]string](p, `Array.from(document.querySelectorAll("#messages li"), li => li.textContent.replace(/^\d\d:\d\d:\d\d /, ""))`)
+}
+
+// waitEntry waits for a message-list line that contains every part.
+func (p *chatPage) waitEntry(kind string, parts ...string) {
+	p.t.Helper()
+	js, _ := json.Marshal(parts)
+	p.waitFor(fmt.Sprintf("%s entry %q", kind, parts), fmt.Sprintf(
+		`Array.from(document.querySelectorAll('#messages li[data-kind=%q]')).some(li => %s.every(s => li.textContent.includes(s)))`, kind, js))
+}
+
+func (p *chatPage) waitConnected() (connectionID, transport string) {
+	p.t.Helper()
+	p.waitFor("connected state", `document.getElementById("state").dataset.state === "connected"`)
+	return p.text("#connection-id"), p.text("#transport")
+}
+
+func (p *chatPage) send(target, message string) {
+	p.t.Helper()
+	p.do(
+		chromedp.SetValue(chromedp.CSS("#target"), target),
+		chromedp.SetValue(chromedp.CSS("#message"), message),
+		chromedp.Click(chromedp.CSS("#send")),
+	)
+	p.waitFor("the message field to clear after sending", `document.getElementById("message").value === ""`)
+}
+
+func (p *chatPage) join(group string) {
+	p.t.Helper()
+	p.do(chromedp.SetValue(chromedp.CSS("#group"), group), chromedp.Click(chromedp.CSS("#join")))
+	p.waitFor("group "+group+" in the joined list", fmt.Sprintf(`document.getElementById("joined").textContent.split(", ").includes(%q)`, group))
+}
+
+func (p *chatPage) screenshot(path string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		p.t.Fatalf("page %s: screenshot: %v", p.label, err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Logf("page %s: screenshot %s (%d bytes)", p.label, path, len(png))
+}
+
+// TestBrowserChat drives two pages of the chat page in headless Chromium
+// against an in-process chat server: names, a broadcast, a group exchange,
+// and the disconnect notification when one page closes. Each pair of
+// transports is a separate run, so every transport carries the chat.
+func TestBrowserChat(t *testing.T) {
+	browser := startBrowser(t)
+	base := startChatServer(t, false)
+	artifacts := artifactDir(t)
+
+	for _, tc := range browserTransportCases {
+		t.Run(tc.a+"+"+tc.b, func(t *testing.T) {
+			a := openPage(t, browser, "A", base+"/"+transportQuery(tc.a), 900, 640, false)
+			// B loads the client from the stand-in CDN (integrity-checked).
+			b := openPage(t, browser, "B", base+"/cdn/"+transportQuery(tc.b), 390, 844, true)
+
+			idA, trA := a.waitConnected()
+			idB, trB := b.waitConnected()
+			if want := orDefault(tc.a, "WebSockets"); trA != want {
+				t.Errorf("page A transport %q, want %q", trA, want)
+			}
+			if want := orDefault(tc.b, "WebSockets"); trB != want {
+				t.Errorf("page B transport %q, want %q", trB, want)
+			}
+			if idA == "" || idA == "–" || idA == idB {
+				t.Fatalf("connection ids A %q B %q", idA, idB)
+			}
+			for _, p := range []*chatPage{a, b} {
+				if v := p.text("#client-version"); v != JSClientVersion {
+					t.Errorf("page %s shows client version %q, want %s", p.label, v, JSClientVersion)
+				}
+			}
+			// A sees B arrive (B connected after A).
+			a.waitEntry("system", idB, "connected")
+
+			a.do(chromedp.SetValue(chromedp.CSS("#name"), "Alice"))
+			b.do(chromedp.SetValue(chromedp.CSS("#name"), "Bob"))
+
+			// Broadcast: both pages show it, labelled [ALL]. The text holds
+			// markup, which must arrive as text.
+			a.send("", "hello <b>everyone</b>")
+			b.waitEntry("all", "[ALL]", "Alice: hello <b>everyone</b>")
+			a.waitEntry("all", "[ALL]", "Alice: hello <b>everyone</b>")
+			if n := eval[int](b, `document.querySelectorAll("#messages b").length`); n != 0 {
+				t.Errorf("page B rendered message markup as HTML (%d <b> elements)", n)
+			}
+
+			// Group: A joins, then B; each join is announced to the group.
+			a.join("room1")
+			b.join("room1")
+			a.waitEntry("system", idB, "joined room1")
+			b.waitEntry("system", idB+" (you)", "joined room1")
+			a.send("room1", "group hello from A")
+			b.send("room1", "group reply from B")
+			b.waitEntry("group", "[room1]", "Alice: group hello from A")
+			a.waitEntry("group", "[room1]", "Bob: group reply from B")
+
+			// A phone-sized page must not scroll sideways.
+			if over := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); over {
+				t.Errorf("page B (390px wide) scrolls horizontally: scrollWidth %d", eval[int](b, `document.documentElement.scrollWidth`))
+			}
+
+			shot := filepath.Join(artifacts, "webui-"+tc.a+"-"+tc.b+"-desktop.png")
+			a.screenshot(shot)
+			if dst := os.Getenv(envScreenshot); dst != "" && tc.a == "" {
+				data, err := os.ReadFile(shot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(dst, data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// A leaves: B is told, by connection id.
+			a.close()
+			b.waitEntry("system", idA, "disconnected")
+			b.screenshot(filepath.Join(artifacts, "webui-"+tc.a+"-"+tc.b+"-phone.png"))
+		})
+	}
+}
+
+func transportQuery(tr string) string {
+	if tr == "" {
+		return ""
+	}
+	return "?transport=" + tr
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// TestBrowserTamperedClient checks that subresource integrity protects the
+// page: a CDN serving altered bytes gets the script refused, and the page
+// says the client did not load instead of connecting.
+func TestBrowserTamperedClient(t *testing.T) {
+	browser := startBrowser(t)
+	base := startChatServer(t, true)
+	blocked := regexp.MustCompile(`integrity`)
+	p := openPageExpecting(t, browser, "tampered", base+"/cdn/", 600, 400, false, blocked)
+	p.waitFor("the did-not-load notice", `document.getElementById("notice").textContent.startsWith("The SignalR client did not load from http://127.0.0.1:")`)
+	if st := p.text("#state"); st != "disconnected" {
+		t.Errorf("state %q, want disconnected", st)
+	}
+	p.close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.seen) == 0 {
+		t.Error("the browser reported no integrity failure")
+	}
+}
