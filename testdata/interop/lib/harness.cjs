@@ -8,6 +8,7 @@
 //   SIGNALR_SCENARIO   run only the scenario with this name (default: all)
 //   SIGNALR_LOG_LEVEL  client log level name (default Warning)
 //   SIGNALR_TIMEOUT_MS per-scenario deadline (default 15000)
+//   SIGNALR_LIST       if set, print the scenario names as a JSON array and exit
 //
 // A script calls run({ name: async () => {...}, ... }). Every scenario gets a
 // hard deadline so a hang fails fast with a message instead of a stuck test,
@@ -212,6 +213,11 @@ async function stopAll() {
  * the exit code. Each scenario has SIGNALR_TIMEOUT_MS to finish.
  */
 async function run(scenarios) {
+    if (env('SIGNALR_LIST', '') !== '') {
+        // The Go side asks for the names to run each as its own subtest.
+        console.log(JSON.stringify(Object.keys(scenarios)));
+        process.exit(0);
+    }
     const only = env('SIGNALR_SCENARIO', '');
     const limit = Number(env('SIGNALR_TIMEOUT_MS', '15000'));
     const names = Object.keys(scenarios).filter((n) => only === '' || n === only);

@@ -119,4 +119,31 @@ h.run({
         // A message to an unknown connection id goes nowhere and is not an error.
         await a.conn.invoke('ToClient', 'no-such-connection', 'lost');
     },
+
+    // Clients.User/Users: the test server takes the user id from the query
+    // string "user" of the connection's request (Options.UserIdentifier).
+    async users() {
+        const withUser = (u) => `${h.url()}?user=${encodeURIComponent(u)}`;
+        const open = async (u) => {
+            const conn = h.build(u === '' ? h.url() : withUser(u));
+            const rec = { User: h.record(conn, 'User'), Marker: h.record(conn, 'Marker') };
+            await h.within(conn.start(), h.DEFAULT_TIMEOUT_MS, `start() as '${u}'`);
+            return { conn, rec };
+        };
+        const alice1 = await open('alice');
+        const alice2 = await open('alice');
+        const bob = await open('bob');
+        const anon = await open('');
+        assert.equal(await alice2.conn.invoke('GetUserIdentifier'), 'alice');
+        assert.equal(await anon.conn.invoke('GetUserIdentifier'), '');
+        await anon.conn.invoke('ToUser', 'alice', 'to-alice');
+        await anon.conn.invoke('ToUsers', ['alice', 'bob'], 'to-both');
+        await anon.conn.invoke('ToUser', 'nobody', 'lost');
+        const all = [alice1, alice2, bob, anon];
+        await fence(anon, all);
+        assert.deepEqual(payloads(alice1.rec.User), ['to-alice', 'to-both']);
+        assert.deepEqual(payloads(alice2.rec.User), ['to-alice', 'to-both']);
+        assert.deepEqual(payloads(bob.rec.User), ['to-both']);
+        assert.deepEqual(payloads(anon.rec.User), []);
+    },
 });
