@@ -121,14 +121,7 @@ func TestHandshakeTexts(t *testing.T) {
 	}
 }
 
-// binaryTestProtocol stands for any binary protocol named "messagepack".
-type binaryTestProtocol struct{ JSONProtocol }
-
-func (binaryTestProtocol) Name() string                   { return "messagepack" }
-func (binaryTestProtocol) TransferFormat() TransferFormat { return TransferFormatBinary }
-
 func TestSelectHubProtocol(t *testing.T) {
-	var MessagePack HubProtocol = binaryTestProtocol{}
 	protos := []HubProtocol{JSON, MessagePack}
 	both := TransferFormatText | TransferFormatBinary
 	cases := []struct {

@@ -88,14 +88,7 @@ func TestJSONGoldenParseRoundTrip(t *testing.T) {
 // generic JSON decoding so parsed and constructed messages compare equal.
 func normalize(t testing.TB, m HubMessage) HubMessage {
 	t.Helper()
-	val := func(v any) any {
-		if rv, ok := v.(RawValue); ok {
-			var g any
-			if err := rv.Decode(&g); err != nil {
-				t.Fatalf("decode %v: %v", v, err)
-			}
-			return g
-		}
+	return normalizeWith(t, m, func(v any) any {
 		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
@@ -105,6 +98,22 @@ func normalize(t testing.TB, m HubMessage) HubMessage {
 			t.Fatal(err)
 		}
 		return g
+	})
+}
+
+// normalizeWith decodes RawValues generically and turns Go values into
+// generic ones with generic.
+func normalizeWith(t testing.TB, m HubMessage, generic func(any) any) HubMessage {
+	t.Helper()
+	val := func(v any) any {
+		if rv, ok := v.(RawValue); ok {
+			var g any
+			if err := rv.Decode(&g); err != nil {
+				t.Fatalf("decode %v: %v", v, err)
+			}
+			return g
+		}
+		return generic(v)
 	}
 	vals := func(a []any) []any {
 		out := make([]any, len(a))

@@ -147,9 +147,18 @@ func appendJSONValue(dst []byte, v any) ([]byte, error) {
 		if x == math.Trunc(x) && math.Abs(x) < 1e15 && !(x == 0 && math.Signbit(x)) {
 			return strconv.AppendInt(dst, int64(x), 10), nil
 		}
+	case *MessagePackRawValue:
+		if x == nil || x.IsNull() {
+			return append(dst, "null"...), nil
+		}
+		g, err := mpGeneric(x.raw)
+		if err != nil {
+			return dst, err
+		}
+		return appendJSONMarshal(dst, g)
 	case RawValue:
-		// A value received through another protocol (MessagePack): decode
-		// it generically and re-encode it as JSON.
+		// A value received through another protocol: decode it
+		// generically and re-encode it as JSON.
 		var g any
 		if err := x.Decode(&g); err != nil {
 			return dst, err
