@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -76,7 +77,7 @@ func artifactDir(t *testing.T) string {
 // the local directory; a second copy under /cdn/ loads it cross-origin, with
 // subresource integrity, from a stand-in for the CDN serving the same bytes
 // (or, with tamper, altered ones).
-func startChatServer(t *testing.T, tamper bool) string {
+func startChatServer(t *testing.T, tamper bool) *chatServer {
 	t.Helper()
 	clientDir, err := ResolveJSClientDir(localClientDir(t))
 	if err != nil {
@@ -114,9 +115,44 @@ func startChatServer(t *testing.T, tamper bool) string {
 	mux.Handle("/chathub/", hub)
 	mux.Handle("/cdn/", http.StripPrefix("/cdn", remote))
 	mux.Handle("/", local)
-	srv := httptest.NewServer(mux)
+	cs := &chatServer{conns: map[net.Conn]bool{}}
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Config.ConnState = cs.track
+	srv.Start()
 	t.Cleanup(srv.Close)
-	return srv.URL
+	cs.URL = srv.URL
+	return cs
+}
+
+// chatServer is the test's server, able to cut every client connection
+// (including hijacked WebSockets) to make the pages reconnect.
+type chatServer struct {
+	URL   string
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (cs *chatServer) track(c net.Conn, state http.ConnState) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	switch state {
+	case http.StateNew:
+		cs.conns[c] = true
+	case http.StateClosed:
+		delete(cs.conns, c)
+	}
+}
+
+// dropConnections closes every TCP connection, as a network failure would.
+func (cs *chatServer) dropConnections() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := len(cs.conns)
+	for c := range cs.conns {
+		c.Close()
+		delete(cs.conns, c)
+	}
+	return n
 }
 
 // startBrowser starts one headless Chromium for the test and returns a
@@ -222,6 +258,13 @@ func (p *chatPage) close() {
 	}
 }
 
+// expect makes console errors matching re expected from now on (nil: none).
+func (p *chatPage) expect(re *regexp.Regexp) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.expected = re
+}
+
 func (p *chatPage) do(actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
@@ -321,7 +364,8 @@ func (p *chatPage) screenshot(path string) {
 // transports is a separate run, so every transport carries the chat.
 func TestBrowserChat(t *testing.T) {
 	browser := startBrowser(t)
-	base := startChatServer(t, false)
+	srv := startChatServer(t, false)
+	base := srv.URL
 	artifacts := artifactDir(t)
 
 	for _, tc := range browserTransportCases {
@@ -388,9 +432,59 @@ func TestBrowserChat(t *testing.T) {
 				}
 			}
 
-			// A leaves: B is told, by connection id.
+			// The network fails: both pages show it, reconnect on their own
+			// with new connection ids, and rejoin their groups.
+			for _, p := range []*chatPage{a, b} {
+				p.expect(regexp.MustCompile(`Connection disconnected with error|WebSocket|EventSource|net::ERR_|Failed to fetch|Failed to load resource`))
+			}
+			if n := srv.dropConnections(); n == 0 {
+				t.Fatal("no connections to drop")
+			}
+			a.waitEntry("system", "connection lost")
+			b.waitEntry("system", "connection lost")
+			a.waitEntry("system", "reconnected as")
+			b.waitEntry("system", "reconnected as")
+			idA2, _ := a.waitConnected()
+			idB2, _ := b.waitConnected()
+			if idA2 == idA || idB2 == idB {
+				t.Errorf("connection ids after reconnect A %q (was %q), B %q (was %q)", idA2, idA, idB2, idB)
+			}
+			for _, p := range []*chatPage{a, b} {
+				p.expect(nil)
+			}
+			a.waitEntry("system", idA2+" (you) joined room1")
+			b.waitEntry("system", idB2+" (you) joined room1")
+			a.send("room1", "after reconnect")
+			b.waitEntry("group", "[room1]", "Alice: after reconnect")
+
+			// B leaves the group: A is told; group messages no longer reach B,
+			// while a broadcast sent after them does (A's calls run in order).
+			b.do(chromedp.SetValue(chromedp.CSS("#group"), "room1"), chromedp.Click(chromedp.CSS("#leave")))
+			b.waitEntry("system", "you left room1")
+			a.waitEntry("system", idB2, "left room1")
+			if got := b.text("#joined"); got != "none" {
+				t.Errorf("page B joined list %q after leaving, want none", got)
+			}
+			a.send("room1", "B must not see this")
+			a.send("", "B sees this")
+			b.waitEntry("all", "Alice: B sees this")
+			for _, e := range b.entries() {
+				if strings.Contains(e, "B must not see this") {
+					t.Errorf("page B got a group message after leaving: %q", e)
+				}
+			}
+
+			// A disconnects with its button and connects again; B sees both.
+			a.do(chromedp.Click(chromedp.CSS("#toggle")))
+			a.waitFor("disconnected state", `document.getElementById("state").dataset.state === "disconnected"`)
+			b.waitEntry("system", idA2, "disconnected")
+			a.do(chromedp.Click(chromedp.CSS("#toggle")))
+			idA3, _ := a.waitConnected()
+			b.waitEntry("system", idA3, "connected")
+
+			// A's tab closes: B is told, by connection id.
 			a.close()
-			b.waitEntry("system", idA, "disconnected")
+			b.waitEntry("system", idA3, "disconnected")
 			b.screenshot(filepath.Join(artifacts, "webui-"+tc.a+"-"+tc.b+"-phone.png"))
 		})
 	}
@@ -415,7 +509,7 @@ func orDefault(s, def string) string {
 // says the client did not load instead of connecting.
 func TestBrowserTamperedClient(t *testing.T) {
 	browser := startBrowser(t)
-	base := startChatServer(t, true)
+	base := startChatServer(t, true).URL
 	blocked := regexp.MustCompile(`integrity`)
 	p := openPageExpecting(t, browser, "tampered", base+"/cdn/", 600, 400, false, blocked)
 	p.waitFor("the did-not-load notice", `document.getElementById("notice").textContent.startsWith("The SignalR client did not load from http://127.0.0.1:")`)

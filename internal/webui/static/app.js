@@ -293,6 +293,7 @@
     if (await call("Leave", "LeaveGroup", group)) {
       joined.delete(group);
       renderGroups();
+      system("you left " + group); // the server tells only the remaining members
     }
   });
 
