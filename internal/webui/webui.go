@@ -144,9 +144,9 @@ type pageData struct {
 	// ClientSRI is the integrity and crossorigin attributes, or empty. Built
 	// only from a validated hash, so it is safe to emit unescaped (the
 	// escaper would otherwise write '+' as "&#43;").
-	ClientSRI template.HTMLAttr
-	AppJS, AppCSS   string
-	Favicon         string
+	ClientSRI     template.HTMLAttr
+	AppJS, AppCSS string
+	Favicon       string
 }
 
 // UI is the chat page handler. Create it with New or Handler.
