@@ -34,7 +34,7 @@ const (
 )
 
 // actionTimeout bounds every single browser step; the chat runs on loopback.
-const actionTimeout = 15 * time.Second
+const actionTimeout = 30 * time.Second
 
 func findChromium(t *testing.T) string {
 	t.Helper()
@@ -97,7 +97,7 @@ func startChatServer(t *testing.T, tamper bool) *chatServer {
 	}))
 	t.Cleanup(cdn.Close)
 
-	hub := newChatHub(t)
+	hub, shutdownHub := newChatHub(t)
 	local, err := New(Options{JSClientDir: clientDir})
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +120,9 @@ func startChatServer(t *testing.T, tamper bool) *chatServer {
 	srv.Config.ConnState = cs.track
 	srv.Start()
 	t.Cleanup(srv.Close)
+	// Cleanups run last-registered first: end the hub's connections (SSE and
+	// long-polling requests included) before the server waits for requests.
+	t.Cleanup(shutdownHub)
 	cs.URL = srv.URL
 	return cs
 }

@@ -164,8 +164,7 @@ func (c *fakeConn) write(ctx context.Context, b []byte) {
 // client's choice, which must be WebSockets).
 var browserTransportCases = []struct{ a, b string }{{"", ""}}
 
-func newChatHub(t *testing.T) http.Handler {
+func newChatHub(t *testing.T) (http.Handler, func()) {
 	h := newFakeHub()
-	t.Cleanup(h.Close)
-	return h
+	return h, h.Close
 }
