@@ -263,9 +263,13 @@ func (c *HubConnection) writeLoop() {
 			return
 		}
 		for {
+			// Swap the queue with the spare slice: senders fill one while
+			// this goroutine sends the other.
 			c.qmu.Lock()
 			batch := c.q
-			c.q = c.spare
+			if len(batch) > 0 {
+				c.q = c.spare
+			}
 			closed := c.qclosed
 			c.qmu.Unlock()
 			if len(batch) == 0 {
