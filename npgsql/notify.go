@@ -71,9 +71,10 @@ func AppendNotification(dst []byte, id int32, payload []byte, insertedOn string)
 	dst = strconv.AppendInt(dst, int64(id), 10)
 	dst = append(dst, `, "Payload" : "`...)
 	enc := base64.StdEncoding.EncodeToString(payload)
-	// PostgreSQL ends every full 76-character line with a newline, the last
-	// one included; inside JSON that is the two characters \n.
-	for len(enc) >= 76 {
+	// PostgreSQL's encoder ends a line after 76 characters of complete 3-byte
+	// groups (even at the very end); the final partial group never ends a
+	// line. Inside JSON the newline is the two characters \n.
+	for range len(payload) / 57 {
 		dst = append(dst, enc[:76]...)
 		dst = append(dst, `\n`...)
 		enc = enc[76:]
@@ -88,7 +89,7 @@ func AppendNotification(dst []byte, id int32, payload []byte, insertedOn string)
 // an id of idDigits digits and an InsertedOn of tsLen characters.
 func NotifySize(n, idDigits, tsLen int) int {
 	b64 := (n + 2) / 3 * 4
-	return len(`{"Id" : `) + idDigits + len(`, "Payload" : "`) + b64 + 2*(b64/76) +
+	return len(`{"Id" : `) + idDigits + len(`, "Payload" : "`) + b64 + 2*(n/57) +
 		len(`", "InsertedOn" : "`) + tsLen + len(`"}`)
 }
 
