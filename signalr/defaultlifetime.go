@@ -193,18 +193,46 @@ func (e excluder) has(id string) bool {
 	return false
 }
 
-// deliver writes sm to c. Slow-consumer and closed-connection errors are the
-// recipient's problem and are not reported to the sender; an encoding error
-// is the sender's and is.
+// fanout delivers one message to many connections. It keeps the encoding
+// for the last protocol seen, so a broadcast takes the SerializedMessage lock
+// once per protocol switch instead of once per recipient. Slow-consumer and
+// closed-connection errors are the recipient's problem and are not reported
+// to the sender; an encoding error is the sender's and is.
+type fanout struct {
+	sm       *SerializedMessage
+	pname    string
+	b        []byte
+	encErr   error
+	firstErr error
+}
+
+func (f *fanout) to(c *HubConnection) {
+	if c.pname != f.pname || f.b == nil && f.encErr == nil {
+		f.pname = c.pname
+		f.b, f.encErr = f.sm.Bytes(c.proto)
+		if f.encErr != nil {
+			f.encErr = fmt.Errorf("signalr: encode message for %s: %w", c.pname, f.encErr)
+		}
+	}
+	if f.encErr != nil {
+		if f.firstErr == nil {
+			f.firstErr = f.encErr
+		}
+		return
+	}
+	_ = c.enqueue(f.b)
+}
+
 func deliver(c *HubConnection, sm *SerializedMessage, firstErr *error) {
-	err := c.Write(sm)
-	if err != nil && *firstErr == nil && !errors.Is(err, ErrSlowConsumer) && !errors.Is(err, ErrConnectionClosed) {
-		*firstErr = err
+	f := fanout{sm: sm}
+	f.to(c)
+	if *firstErr == nil {
+		*firstErr = f.firstErr
 	}
 }
 
 func (m *DefaultHubLifetimeManager) sendAll(sm *SerializedMessage, excluded []string) error {
-	var firstErr error
+	f := fanout{sm: sm}
 	ex := excluder(excluded)
 	for i := range m.conns {
 		s := &m.conns[i]
@@ -213,27 +241,27 @@ func (m *DefaultHubLifetimeManager) sendAll(sm *SerializedMessage, excluded []st
 			if len(ex) > 0 && ex.has(id) {
 				continue
 			}
-			deliver(c, sm, &firstErr)
+			f.to(c)
 		}
 		s.mu.RUnlock()
 	}
-	return firstErr
+	return f.firstErr
 }
 
 func (m *DefaultHubLifetimeManager) sendConnections(sm *SerializedMessage, ids []string) error {
-	var firstErr error
+	f := fanout{sm: sm}
 	for _, id := range ids {
 		if c := m.LocalConnection(id); c != nil {
-			deliver(c, sm, &firstErr)
+			f.to(c)
 		}
 	}
-	return firstErr
+	return f.firstErr
 }
 
 // sendSets delivers to the members of the named sets (groups or users),
 // once per connection even when it is in several of them.
 func (m *DefaultHubLifetimeManager) sendSets(shards *[shardCount]setShard, sm *SerializedMessage, names []string, excluded []string) error {
-	var firstErr error
+	f := fanout{sm: sm}
 	ex := excluder(excluded)
 	var seen map[*HubConnection]struct{}
 	if len(names) > 1 {
@@ -252,11 +280,11 @@ func (m *DefaultHubLifetimeManager) sendSets(shards *[shardCount]setShard, sm *S
 				}
 				seen[c] = struct{}{}
 			}
-			deliver(c, sm, &firstErr)
+			f.to(c)
 		}
 		s.mu.RUnlock()
 	}
-	return firstErr
+	return f.firstErr
 }
 
 // LocalSendAll writes sm to every local connection except the excluded ones.

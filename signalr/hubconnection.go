@@ -35,6 +35,7 @@ var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // transport send (records are never split).
 type HubConnection struct {
 	id      string
+	pname   string // protocol name, to reuse one encoding across a broadcast
 	userID  string
 	user    *Principal
 	conn    transports.Conn
@@ -93,6 +94,7 @@ func newHubConnection(parent context.Context, tc transports.Conn, proto protocol
 		id:      tc.ID(),
 		conn:    tc,
 		proto:   proto,
+		pname:   proto.Name(),
 		request: tc.Request(),
 		log:     opts.Logger.With().Str("connectionId", tc.ID()).Logger(),
 		ctx:     ctx,
@@ -182,10 +184,15 @@ func (c *HubConnection) enqueue(b []byte) error {
 		return ErrSlowConsumer
 	}
 	c.q = append(c.q, b)
+	first := len(c.q) == 1
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	// Only the message that makes the queue non-empty wakes the writer; it
+	// takes everything queued up to its swap, so later ones ride along.
+	if first {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 	return nil
 }
@@ -203,10 +210,13 @@ func (c *HubConnection) enqueueWait(ctx context.Context, b []byte) error {
 		}
 		if len(c.q) < c.qmax/2+1 {
 			c.q = append(c.q, b)
+			first := len(c.q) == 1
 			c.qmu.Unlock()
-			select {
-			case c.wake <- struct{}{}:
-			default:
+			if first {
+				select {
+				case c.wake <- struct{}{}:
+				default:
+				}
 			}
 			return nil
 		}
