@@ -110,7 +110,9 @@ type jsonRecord struct {
 	hasResult      bool
 	item           span
 	hasItem        bool
-	args           []span
+	argsArr        [8]span // first argument spans, kept off the heap
+	argsMore       []span  // spans beyond len(argsArr)
+	nargs          int
 	hasArgs        bool
 	streamIDs      []string
 	headers        map[string]string
@@ -119,8 +121,7 @@ type jsonRecord struct {
 }
 
 func parseJSONRecord(b []byte) (HubMessage, error) {
-	var argsBuf [8]span
-	r := jsonRecord{args: argsBuf[:0]}
+	var r jsonRecord
 	s := jsonScanner{b: b}
 	switch c := s.peek(); c {
 	case '{':
@@ -254,7 +255,7 @@ func (r *jsonRecord) property(s *jsonScanner, name []byte, esc bool) error {
 			return r.wrongType(s, "Expected 'arguments' to be of type Array.")
 		}
 		s.i++
-		r.args = r.args[:0]
+		r.nargs, r.argsMore = 0, r.argsMore[:0]
 		r.hasArgs = true
 		if s.peek() == ']' {
 			s.i++
@@ -265,7 +266,7 @@ func (r *jsonRecord) property(s *jsonScanner, name []byte, esc bool) error {
 			if err != nil {
 				return errReadingJSON(err)
 			}
-			r.args = append(r.args, span{start, end})
+			r.addArg(span{start, end})
 			c := s.peek()
 			s.i++
 			if c == ']' {
@@ -457,6 +458,9 @@ func (r *jsonRecord) message(b []byte) (HubMessage, error) {
 		if !r.hasArgs {
 			return nil, invalidData("Missing required property 'arguments'.")
 		}
+		if r.nargs <= smallArgs {
+			return r.smallInvocation(b), nil
+		}
 		return &Invocation{
 			InvocationID: r.invocationID,
 			Target:       r.target,
@@ -529,19 +533,70 @@ func (r *jsonRecord) message(b []byte) (HubMessage, error) {
 	return nil, nil
 }
 
+func (r *jsonRecord) addArg(sp span) {
+	if r.nargs < len(r.argsArr) {
+		r.argsArr[r.nargs] = sp
+	} else {
+		r.argsMore = append(r.argsMore, sp)
+	}
+	r.nargs++
+}
+
+func (r *jsonRecord) arg(i int) span {
+	if i < len(r.argsArr) {
+		return r.argsArr[i]
+	}
+	return r.argsMore[i-len(r.argsArr)]
+}
+
+// smallArgs is the largest argument count served by smallInvocation.
+const smallArgs = 4
+
+// invocationBlock holds an Invocation with few arguments and their raw
+// values in one allocation (the common case of a client call).
+type invocationBlock struct {
+	inv  Invocation
+	args [smallArgs]any
+	vals [smallArgs]JSONRawValue
+}
+
+func (r *jsonRecord) smallInvocation(b []byte) *Invocation {
+	blk := &invocationBlock{inv: Invocation{
+		InvocationID: r.invocationID,
+		Target:       r.target,
+		StreamIDs:    r.streamIDs,
+		Headers:      r.headers,
+	}}
+	n := r.nargs
+	blk.inv.Arguments = blk.args[:n:n]
+	if n > 0 {
+		lo, hi := r.arg(0).start, r.arg(n-1).end
+		own := make([]byte, hi-lo)
+		copy(own, b[lo:hi])
+		for i := range n {
+			sp := r.arg(i)
+			blk.vals[i].raw = own[sp.start-lo : sp.end-lo : sp.end-lo]
+			blk.args[i] = &blk.vals[i]
+		}
+	}
+	return &blk.inv
+}
+
 // rawArgs copies the argument values out of the caller's buffer (which the
 // caller reuses) in one allocation and wraps them without further
 // per-argument allocations.
 func (r *jsonRecord) rawArgs(b []byte) []any {
-	args := make([]any, len(r.args))
-	if len(r.args) == 0 {
+	n := r.nargs
+	args := make([]any, n)
+	if n == 0 {
 		return args
 	}
-	lo, hi := r.args[0].start, r.args[len(r.args)-1].end
+	lo, hi := r.arg(0).start, r.arg(n-1).end
 	own := make([]byte, hi-lo)
 	copy(own, b[lo:hi])
-	vals := make([]JSONRawValue, len(r.args))
-	for i, sp := range r.args {
+	vals := make([]JSONRawValue, n)
+	for i := range n {
+		sp := r.arg(i)
 		vals[i].raw = own[sp.start-lo : sp.end-lo : sp.end-lo]
 		args[i] = &vals[i]
 	}

@@ -63,6 +63,10 @@ func (s *jsonScanner) scanString() (raw []byte, escaped bool, err error) {
 	ascii := true
 	for s.i < len(s.b) {
 		c := s.b[s.i]
+		if jsonSafeASCII[c] {
+			s.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			raw = s.b[start:s.i]

@@ -13,6 +13,15 @@ import (
 
 const upperHex = "0123456789ABCDEF"
 
+// jsonSafeASCII marks the bytes written as they are: printable ASCII except
+// quote and backslash.
+var jsonSafeASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x7F; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string escaped the way System.Text.Json
 // does with the relaxed encoder the .NET server uses: quote, backslash and
 // control characters are escaped (short forms where JSON has them, else
@@ -24,11 +33,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafeASCII[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != 0x7F {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"':

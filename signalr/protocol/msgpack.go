@@ -577,11 +577,38 @@ func (r *mpReader) call(t MessageType, count int, b []byte) (HubMessage, error) 
 			streamIDs = append(streamIDs, sid)
 		}
 	}
+	if t == TypeInvocation && len(spans) <= smallArgs {
+		return mpSmallInvocation(b, spans, &Invocation{InvocationID: id, Target: target, StreamIDs: streamIDs, Headers: h}), nil
+	}
 	args := mpRawArgs(b, spans)
 	if t == TypeStreamInvocation {
 		return &StreamInvocation{InvocationID: id, Target: target, Arguments: args, StreamIDs: streamIDs, Headers: h}, nil
 	}
 	return &Invocation{InvocationID: id, Target: target, Arguments: args, StreamIDs: streamIDs, Headers: h}, nil
+}
+
+// mpInvocationBlock holds an Invocation with few arguments and their raw
+// values in one allocation (the common case of a client call).
+type mpInvocationBlock struct {
+	inv  Invocation
+	args [smallArgs]any
+	vals [smallArgs]MessagePackRawValue
+}
+
+func mpSmallInvocation(b []byte, spans []span, inv *Invocation) *Invocation {
+	blk := &mpInvocationBlock{inv: *inv}
+	n := len(spans)
+	blk.inv.Arguments = blk.args[:n:n]
+	if n > 0 {
+		lo, hi := spans[0].start, spans[n-1].end
+		own := make([]byte, hi-lo)
+		copy(own, b[lo:hi])
+		for i, sp := range spans {
+			blk.vals[i].raw = own[sp.start-lo : sp.end-lo : sp.end-lo]
+			blk.args[i] = &blk.vals[i]
+		}
+	}
+	return &blk.inv
 }
 
 // mpRawArgs copies the arguments out of the caller's buffer in one
