@@ -146,3 +146,10 @@ func TestSelectHubProtocol(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageTooLargeText(t *testing.T) {
+	want := "The maximum message size of 32768B was exceeded. The message size can be configured in AddHubOptions."
+	if got := MessageTooLargeText(32768); got != want {
+		t.Fatalf("got %q", got)
+	}
+}

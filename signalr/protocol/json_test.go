@@ -361,6 +361,7 @@ func TestJSONWriteValues(t *testing.T) {
 		{nil, `null`},
 		{"a\"b\\c\n\t\x01\x7f<>&'é€😀\u2028", `"a\"b\\c\n\t\u0001\u007F<>&'é€\uD83D\uDE00\u2028"`},
 		{"bad\xffutf8", "\"bad\uFFFDutf8\""},
+		{"\u00a0\u0085\u200b\u3000\ue000\ufeff|é中", `"\u00A0\u0085\u200B\u3000\uE000\uFEFF|é中"`},
 		{int64(-5), `-5`},
 		{uint64(18446744073709551615), `18446744073709551615`},
 		{3.0, `3`},

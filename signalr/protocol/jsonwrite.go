@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -25,9 +26,10 @@ var jsonSafeASCII = func() (t [256]bool) {
 // appendJSONString appends s as a JSON string escaped the way System.Text.Json
 // does with the relaxed encoder the .NET server uses: quote, backslash and
 // control characters are escaped (short forms where JSON has them, else
-// \uXXXX in upper case), as are U+2028/U+2029 and characters outside the BMP
-// (as surrogate pairs); everything else is written as UTF-8. Invalid UTF-8
-// becomes U+FFFD.
+// \uXXXX in upper case), as are characters outside the BMP (as surrogate
+// pairs) and the non-printable ones of .NET's global block list (format,
+// private-use, unassigned, separators but U+0020); everything else is
+// written as UTF-8. Invalid UTF-8 becomes U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
@@ -66,14 +68,17 @@ func appendJSONString(dst []byte, s string) []byte {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\uFFFD"...)
-		case r < 0xA0, r == 0x2028, r == 0x2029: // C1 controls, line/paragraph separators
-			dst = append(dst, s[start:i]...)
-			dst = appendUEscape(dst, r)
 		case r > 0xFFFF:
 			dst = append(dst, s[start:i]...)
 			r1, r2 := surrogates(r)
 			dst = appendUEscape(dst, r1)
 			dst = appendUEscape(dst, r2)
+		case !unicode.IsPrint(r):
+			// .NET's block list: controls, format and private-use
+			// characters, unassigned code points, separators other than
+			// U+0020 (U+00A0, U+2028, U+3000, ...).
+			dst = append(dst, s[start:i]...)
+			dst = appendUEscape(dst, r)
 		default:
 			i += size
 			continue
