@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
@@ -179,7 +180,8 @@ func (e *fakeEngine) waitFor(t testing.TB, id string, n int) []string {
 		case <-e.wake:
 		case <-time.After(20 * time.Millisecond):
 		case <-deadline:
-			t.Fatalf("connection %s received %d messages, want %d: %q", id, len(e.received(id)), n, e.received(id))
+			got := e.received(id)
+			t.Fatalf("connection %s received %d messages, want %d; last: %q", id, len(got), n, got[max(0, len(got)-3):])
 		}
 	}
 }
@@ -250,3 +252,7 @@ func sendJSON(target string, args ...string) string {
 func fmtSscanf(s string, p, i *int) (int, error) {
 	return fmt.Sscanf(s, `{"type":1,"target":"M","arguments":[%d,%d]}`, p, i)
 }
+
+type pgxPool = pgxpool.Pool
+
+func newPgxPool(dsn string) (*pgxpool.Pool, error) { return pgxpool.New(context.Background(), dsn) }
