@@ -104,6 +104,9 @@ type Config struct {
 	// Memory, when set, is sampled before connecting and after all
 	// connections are up (connect and storm scenarios).
 	Memory MemoryProbe
+	// Settle is the pause between the last connection and the second memory
+	// sample, so the server finishes per-connection setup. Default 500ms.
+	Settle time.Duration
 	// HTTPClient for negotiate, SSE, Long Polling and the WebSocket upgrade.
 	// Default: a client tuned for many connections to few hosts, closed at the end.
 	HTTPClient *http.Client
@@ -190,6 +193,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if d.PingInterval == 0 {
 		d.PingInterval = 15 * time.Second
+	}
+	if d.Settle <= 0 {
+		d.Settle = 500 * time.Millisecond
 	}
 	if d.ProgressInterval <= 0 {
 		d.ProgressInterval = time.Second

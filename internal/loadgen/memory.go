@@ -55,8 +55,11 @@ func InProcessMemory() MemoryProbe {
 // URLMemory reads a server's memory over HTTP: a URL whose path ends in
 // /metrics is scraped as Prometheus text (go_memstats_heap_inuse_bytes +
 // go_memstats_stack_inuse_bytes, else process_resident_memory_bytes); any
-// other URL is read as MemStatsHandler JSON.
+// other URL is read as MemStatsHandler JSON. A nil hc means http.DefaultClient.
 func URLMemory(hc *http.Client, url string) MemoryProbe {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
 	return func(ctx context.Context) (uint64, string, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -104,7 +104,9 @@ func (r *Report) OK() bool {
 // WriteTable writes a human-readable summary.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k string, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	row := func(k string, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...)
+	}
 	row("scenario", "%s (%s, %s, %s hub)", r.Scenario, r.Transport, r.Protocol, r.Dialect)
 	row("target", "%s", strings.Join(r.URLs, ", "))
 	row("connections", "%d/%d connected in %.2fs (%d connect errors)", r.Connected, r.Connections, r.ConnectSeconds, r.ConnectErrors)

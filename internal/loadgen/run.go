@@ -148,7 +148,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 
 	if cfg.Memory != nil && (cfg.Scenario == ScenarioConnect || cfg.Scenario == ScenarioStorm) {
 		// Let the server finish per-connection setup before sampling.
-		if !sleepCtx(ctx, 500*time.Millisecond) {
+		if !sleepCtx(ctx, cfg.Settle) {
 			return nil, ctx.Err()
 		}
 		after, source, err := cfg.Memory(ctx)

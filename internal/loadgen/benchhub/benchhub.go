@@ -1,0 +1,140 @@
+// Package benchhub is the server side of the load scenarios: a small hub
+// (BenchHub) served by the gosignalr hub runtime, and helpers to run it, or
+// the raw baseline server, on a loopback listener.
+package benchhub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gosignalr/gosignalr/internal/loadgen"
+	"github.com/gosignalr/gosignalr/signalr"
+	"github.com/gosignalr/gosignalr/signalr/protocol"
+)
+
+// ReceiveMethod is the client method every fan-out scenario delivers to.
+const ReceiveMethod = "Receive"
+
+// BenchHub is the benchmark hub. It keeps no state, so one value serves all
+// connections.
+type BenchHub struct{}
+
+// Echo returns payload (the echo scenario and the ready check).
+func (BenchHub) Echo(payload string) string { return payload }
+
+// Broadcast sends payload to every connection, the caller included.
+func (BenchHub) Broadcast(ctx *signalr.Context, payload string) error {
+	return ctx.Clients().All().Send(ctx, ReceiveMethod, payload)
+}
+
+// SendToGroup sends payload to the members of group.
+func (BenchHub) SendToGroup(ctx *signalr.Context, group, payload string) error {
+	return ctx.Clients().Group(group).Send(ctx, ReceiveMethod, payload)
+}
+
+// SendToConnection sends payload to one connection by id.
+func (BenchHub) SendToConnection(ctx *signalr.Context, connectionID, payload string) error {
+	return ctx.Clients().Client(connectionID).Send(ctx, ReceiveMethod, payload)
+}
+
+// JoinGroup adds the caller to group.
+func (BenchHub) JoinGroup(ctx *signalr.Context, group string) error {
+	return ctx.Groups().AddToGroup(ctx, ctx.ConnectionID(), group)
+}
+
+// LeaveGroup removes the caller from group.
+func (BenchHub) LeaveGroup(ctx *signalr.Context, group string) error {
+	return ctx.Groups().RemoveFromGroup(ctx, ctx.ConnectionID(), group)
+}
+
+// HubPath is where the bench hub is mounted.
+const HubPath = "/bench"
+
+// NewServer builds a hub server for BenchHub offering JSON and MessagePack.
+// opts is passed through; Protocols defaults to both.
+func NewServer(opts signalr.Options) (*signalr.Server, error) {
+	if opts.Protocols == nil {
+		opts.Protocols = []protocol.HubProtocol{protocol.JSON, protocol.NewMessagePackProtocol()}
+	}
+	return signalr.NewServer(BenchHub{}, opts)
+}
+
+// Mux serves h at HubPath (with and without a trailing path), plus
+// /debug/memstats (live memory after GC). (No Prometheus /metrics here: the
+// figure needs a forced GC to mean "live memory".)
+func Mux(h http.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(HubPath, h)
+	mux.Handle(HubPath+"/", h)
+	mux.Handle("/debug/memstats", loadgen.MemStatsHandler())
+	return mux
+}
+
+// Running is a server listening on loopback.
+type Running struct {
+	// URL is the hub URL, e.g. http://127.0.0.1:41234/bench.
+	URL string
+	// MemStatsURL serves the process's live memory as JSON.
+	MemStatsURL string
+
+	srv      *http.Server
+	served   chan error
+	shutdown func(ctx context.Context) error
+}
+
+// Start serves the bench hub (baseline false) or the raw baseline server
+// (baseline true) on addr ("127.0.0.1:0" for an ephemeral port) until Close.
+func Start(addr string, baseline bool, opts signalr.Options) (*Running, error) {
+	var h http.Handler
+	var shutdown func(ctx context.Context) error
+	if baseline {
+		bs := &loadgen.BaselineServer{Logger: opts.Logger}
+		h, shutdown = bs, bs.Close
+	} else {
+		s, err := NewServer(opts)
+		if err != nil {
+			return nil, err
+		}
+		h = s
+		shutdown = func(ctx context.Context) error {
+			// Shutdown says goodbye to clients; Close then stops the transports.
+			err := s.Shutdown(ctx)
+			return errors.Join(err, s.Close())
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("benchhub: listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	r := &Running{
+		URL:         base + HubPath,
+		MemStatsURL: base + "/debug/memstats",
+		srv:         &http.Server{Handler: Mux(h), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil},
+		served:      make(chan error, 1),
+		shutdown:    shutdown,
+	}
+	go func() { r.served <- r.srv.Serve(ln) }()
+	return r, nil
+}
+
+// Close ends every connection and stops the listener.
+func (r *Running) Close(ctx context.Context) error {
+	err := r.shutdown(ctx)
+	if cerr := r.srv.Shutdown(ctx); cerr != nil {
+		err = errors.Join(err, cerr, r.srv.Close())
+	}
+	if serr := <-r.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+// Silent is a convenience for a server with no logging.
+var Silent = zerolog.Nop()
