@@ -64,8 +64,8 @@ type outMsg struct {
 
 // call is an invocation or stream waiting for its answer.
 type call struct {
-	result chan callResult          // invoke: one Completion
-	items  *queue[streamEvent]      // stream: items, then the end
+	result chan callResult     // invoke: one Completion
+	items  *queue[streamEvent] // stream: items, then the end
 	target string
 }
 
