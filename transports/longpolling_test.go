@@ -1,0 +1,302 @@
+package transports
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// pollAsync starts a poll and returns its result later.
+func (s *testServer) pollAsync(t *testing.T, tok string) <-chan result {
+	t.Helper()
+	ch := make(chan result, 1)
+	go func() {
+		r, err := s.doErr(context.Background(), http.MethodGet, "/echo?id="+tok+"&_=1", "", nil)
+		if err != nil {
+			t.Errorf("poll: %v", err)
+		}
+		ch <- r
+	}()
+	return ch
+}
+
+func waitResult(t *testing.T, ch <-chan result) result {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("poll did not answer")
+	}
+	return result{}
+}
+
+// pollWaiting reports whether a poll of c is parked waiting for data.
+func pollWaiting(s *testServer, tok string) func() bool {
+	return func() bool {
+		c := s.d.lookup(tok)
+		if c == nil {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.active && c.lpPoll != nil
+	}
+}
+
+func checkNoCache(t *testing.T, r result) {
+	t.Helper()
+	if r.header.Get("Cache-Control") != "no-cache, no-store" || r.header.Get("Pragma") != "no-cache" ||
+		r.header.Get("Expires") != "Thu, 01 Jan 1970 00:00:00 GMT" {
+		t.Errorf("no-cache headers missing: %v", r.header)
+	}
+}
+
+func TestLongPolling(t *testing.T) {
+	e := newEcho()
+	s := newTestServer(t, e, Options{})
+	tok := s.token(t)
+
+	first := s.do(t, http.MethodGet, "/echo?id="+tok+"&_=1", "", http.Header{"X-Test": {"first"}})
+	if first.status != http.StatusOK || first.body != "" || first.header.Get("Content-Type") != "application/octet-stream" ||
+		first.header.Get("Content-Length") != "0" {
+		t.Fatalf("first poll: %d %q %v", first.status, first.body, first.header)
+	}
+	checkNoCache(t, first)
+
+	if r := s.do(t, http.MethodPost, "/echo?id="+tok, "{\"type\":6}\x1e", nil); r.status != http.StatusOK || r.body != "" ||
+		r.header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("POST: %d %q", r.status, r.body)
+	}
+	r := waitResult(t, s.pollAsync(t, tok))
+	if r.status != http.StatusOK || r.body != "{\"type\":6}\x1e" || r.header.Get("Content-Type") != "application/octet-stream" ||
+		r.header.Get("Content-Length") != "11" || r.header.Get("Long-Running") != "true" {
+		t.Fatalf("data poll: %d %q %v", r.status, r.body, r.header)
+	}
+	checkNoCache(t, r)
+
+	// A newer poll ends the older one with 204.
+	older := s.pollAsync(t, tok)
+	eventually(t, "older poll parked", pollWaiting(s, tok))
+	newer := s.pollAsync(t, tok)
+	if r := waitResult(t, older); r.status != http.StatusNoContent {
+		t.Fatalf("older poll: %d %q", r.status, r.body)
+	}
+	s.do(t, http.MethodPost, "/echo?id="+tok, "x", nil)
+	if r := waitResult(t, newer); r.status != http.StatusOK || r.body != "x" {
+		t.Fatalf("newer poll: %d %q", r.status, r.body)
+	}
+
+	// The handler sees the first poll's request, long after it ended.
+	c := s.d.lookup(tok)
+	if got := c.Request().Header.Get("X-Test"); got != "first" {
+		t.Fatalf("Request header %q", got)
+	}
+	if c.Transport() != LongPolling || !c.InherentKeepAlive() {
+		t.Fatal("wrong transport facts")
+	}
+
+	// DELETE: 202, the pending poll ends with 204, Receive returns io.EOF.
+	pending := s.pollAsync(t, tok)
+	eventually(t, "poll parked", pollWaiting(s, tok))
+	if r := s.do(t, http.MethodDelete, "/echo?id="+tok, "", nil); r.status != http.StatusAccepted || r.body != "" ||
+		r.header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("DELETE: %d %q", r.status, r.body)
+	}
+	if r := waitResult(t, pending); r.status != http.StatusNoContent {
+		t.Fatalf("poll after DELETE: %d", r.status)
+	}
+	if _, err := e.waitEnded(t); !isEOF(err) {
+		t.Fatalf("Receive after DELETE: %v", err)
+	}
+	if r := s.do(t, http.MethodGet, "/echo?id="+tok, "", nil); r.status != http.StatusNotFound || r.body != msgNoConnection {
+		t.Fatalf("poll after removal: %d %q", r.status, r.body)
+	}
+}
+
+func TestLongPollingTimeout(t *testing.T) {
+	s := newTestServer(t, newEcho(), Options{PollTimeout: 20 * time.Millisecond})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	r := s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	if r.status != http.StatusOK || r.body != "" || r.header.Get("Content-Type") != "text/plain" || r.header.Get("Content-Length") != "0" {
+		t.Fatalf("timed-out poll: %d %q %v", r.status, r.body, r.header)
+	}
+}
+
+func TestLongPollingDisconnectTimeout(t *testing.T) {
+	e := newEcho()
+	s := newTestServer(t, e, Options{DisconnectTimeout: 30 * time.Millisecond})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	// No further poll: the connection is disposed and the handler sees EOF.
+	if _, err := e.waitEnded(t); !isEOF(err) {
+		t.Fatalf("Receive: %v", err)
+	}
+	eventually(t, "removal", func() bool { return s.d.Len() == 0 })
+}
+
+func TestLongPollingHandlerEnds(t *testing.T) {
+	h := HandlerFunc(func(ctx context.Context, c Conn) {
+		b, err := c.Receive(ctx)
+		if err != nil {
+			return
+		}
+		_ = c.Send(ctx, append([]byte("last:"), b...))
+	})
+	s := newTestServer(t, h, Options{})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	s.do(t, http.MethodPost, "/echo?id="+tok, "x", nil)
+	// Buffered output survives the handler's end ...
+	if r := waitResult(t, s.pollAsync(t, tok)); r.status != http.StatusOK || r.body != "last:x" {
+		t.Fatalf("drain poll: %d %q", r.status, r.body)
+	}
+	// ... then the next poll gets 204 and the connection is gone.
+	if r := waitResult(t, s.pollAsync(t, tok)); r.status != http.StatusNoContent {
+		t.Fatalf("final poll: %d %q", r.status, r.body)
+	}
+	if s.d.Len() != 0 {
+		t.Fatal("connection not removed")
+	}
+}
+
+func TestLongPollingBackPressure(t *testing.T) {
+	sent := make(chan int, 10)
+	h := HandlerFunc(func(ctx context.Context, c Conn) {
+		for i := range 3 {
+			if err := c.Send(ctx, []byte(strings.Repeat(fmt.Sprint(i), 8))); err != nil {
+				return
+			}
+			sent <- i
+		}
+		<-c.Done()
+	})
+	s := newTestServer(t, h, Options{LongPollingBufferSize: 10})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	<-sent // the first send fits, the second waits for a poll
+	select {
+	case i := <-sent:
+		t.Fatalf("send %d did not block", i)
+	case <-time.After(20 * time.Millisecond):
+	}
+	got := ""
+	for len(got) < 24 {
+		r := waitResult(t, s.pollAsync(t, tok))
+		if r.status != http.StatusOK {
+			t.Fatalf("poll %d", r.status)
+		}
+		if len(r.body)%8 != 0 {
+			t.Fatalf("a record was split: %q", r.body)
+		}
+		got += r.body
+	}
+	if got != "000000001111111122222222" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestLongPollingDisabled(t *testing.T) {
+	s := newTestServer(t, newEcho(), Options{Transports: WebSockets})
+	r := s.do(t, http.MethodGet, "/echo?id="+s.token(t), "", nil)
+	if r.status != http.StatusNotFound || r.body != "LongPolling transport not supported by this end point type" {
+		t.Fatalf("got %d %q", r.status, r.body)
+	}
+}
+
+func TestStatusBodies(t *testing.T) {
+	s := newTestServer(t, newEcho(), Options{})
+	sse := http.Header{"Accept": {"text/event-stream"}}
+	tests := []struct {
+		name       string
+		method     string
+		path       string
+		header     http.Header
+		wantStatus int
+		wantBody   string
+	}{
+		{"SSE no id", http.MethodGet, "/echo", sse, 400, "Connection ID required"},
+		{"LP no id", http.MethodGet, "/echo", nil, 400, "Connection ID required"},
+		{"POST no id", http.MethodPost, "/echo", nil, 400, "Connection ID required"},
+		{"DELETE no id", http.MethodDelete, "/echo", nil, 400, "Connection ID required"},
+		{"SSE unknown", http.MethodGet, "/echo?id=x", sse, 404, "No Connection with that ID"},
+		{"LP unknown", http.MethodGet, "/echo?id=x", nil, 404, "No Connection with that ID"},
+		{"POST unknown", http.MethodPost, "/echo?id=x", nil, 404, "No Connection with that ID"},
+		{"DELETE unknown", http.MethodDelete, "/echo?id=x", nil, 404, "No Connection with that ID"},
+		{"PUT", http.MethodPut, "/echo?id=x", nil, 405, ""},
+		{"PATCH", http.MethodPatch, "/echo", nil, 405, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.do(t, tt.method, tt.path, "", tt.header)
+			if r.status != tt.wantStatus || r.body != tt.wantBody || r.header.Get("Content-Type") != "text/plain" {
+				t.Fatalf("got %d %q %q", r.status, r.body, r.header.Get("Content-Type"))
+			}
+		})
+	}
+	// DELETE on a negotiated connection that no transport started yet.
+	if r := s.do(t, http.MethodDelete, "/echo?id="+s.token(t), "", nil); r.status != 400 || r.body != msgDeleteUnsupported {
+		t.Fatalf("DELETE unstarted: %d %q", r.status, r.body)
+	}
+}
+
+func TestPostTooLarge(t *testing.T) {
+	s := newTestServer(t, newEcho(), Options{MaxRequestBodySize: 8})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	r := s.do(t, http.MethodPost, "/echo?id="+tok, "123456789", nil)
+	if r.status != http.StatusRequestEntityTooLarge || r.body != "Request body too large. The limit is 8 bytes." {
+		t.Fatalf("got %d %q", r.status, r.body)
+	}
+	if r := s.do(t, http.MethodPost, "/echo?id="+tok, "12345678", nil); r.status != http.StatusOK {
+		t.Fatalf("POST at the limit: %d", r.status)
+	}
+}
+
+// TestConcurrentPosts checks that concurrent POSTs reach the handler one
+// whole body at a time.
+func TestConcurrentPosts(t *testing.T) {
+	var mu sync.Mutex
+	var chunks []string
+	h := HandlerFunc(func(ctx context.Context, c Conn) {
+		for {
+			b, err := c.Receive(ctx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			chunks = append(chunks, string(b))
+			mu.Unlock()
+		}
+	})
+	s := newTestServer(t, h, Options{})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	const n = 20
+	var want []string
+	var wg sync.WaitGroup
+	for i := range n {
+		body := strings.Repeat(string(rune('a'+i)), 5000)
+		want = append(want, body)
+		wg.Go(func() {
+			if r := s.do(t, http.MethodPost, "/echo?id="+tok, body, nil); r.status != http.StatusOK {
+				t.Errorf("POST: %d", r.status)
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	got := append([]string(nil), chunks...)
+	mu.Unlock()
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %d chunks, want %d intact bodies", len(got), n)
+	}
+}
