@@ -30,6 +30,9 @@ type fakeServer struct {
 	failWS     bool     // reject WebSocket upgrades (fallback tests)
 	negotiate  func(w http.ResponseWriter, r *http.Request) bool
 	refuse     atomic.Bool // answer negotiate with 503
+	noAck      atomic.Bool // stateful: never acknowledge client messages
+	replayAll  bool        // stateful: resume with Sequence 1 and every message ever sent
+	badSeq     bool        // stateful: resume with a Sequence past what the client received
 
 	mu          sync.Mutex
 	conns       map[string]*fakeConn
@@ -61,6 +64,7 @@ type fakeConn struct {
 	sent       [][]byte // trackable messages sent (numbered from 1)
 	acked      int64
 	received   int64
+	nextIn     int64 // number of the next trackable message from the client
 	gotSeq     chan int64
 	statefulOn bool
 	holdWrites bool
@@ -245,7 +249,7 @@ func (fs *fakeServer) newConn(r *http.Request) *fakeConn {
 	c := &fakeConn{s: fs, id: fmt.Sprintf("conn%d", fs.seq), token: fmt.Sprintf("tok%d", fs.seq),
 		out: make(chan []byte, 256), closed: make(chan struct{}), pending: map[string]string{},
 		uploads: map[string]*strings.Builder{}, uploadFor: map[string]string{}, cancels: make(chan string, 16),
-		gotSeq: make(chan int64, 4), query: r.URL.RawQuery}
+		gotSeq: make(chan int64, 4), query: r.URL.RawQuery, nextIn: 1}
 	fs.conns[c.token] = c
 	return c
 }
@@ -307,6 +311,12 @@ func (c *fakeConn) resumeServerSide() {
 	c.mu.Lock()
 	from := c.acked + 1
 	msgs := append([][]byte(nil), c.sent...) // sent holds only unacknowledged messages
+	if c.s.replayAll {
+		from = 1
+	}
+	if c.s.badSeq {
+		from = int64(len(c.sent)) + 10
+	}
 	c.holdWrites = false
 	c.mu.Unlock()
 	seq, _ := protocol.JSON.AppendMessage(nil, &protocol.Sequence{SequenceID: from})
@@ -353,16 +363,32 @@ func (c *fakeConn) feed(p []byte) {
 			break
 		}
 		c.buf = c.buf[n:]
-		if m != nil {
-			if c.statefulOn && protocol.IsTrackable(m) {
-				c.received++
-			}
-			msgs = append(msgs, m)
+		if m == nil {
+			continue
 		}
+		if sq, ok := m.(*protocol.Sequence); ok {
+			c.nextIn = sq.SequenceID
+			c.gotSeq <- sq.SequenceID
+			continue
+		}
+		if c.statefulOn && protocol.IsTrackable(m) {
+			seq := c.nextIn
+			c.nextIn++
+			if seq <= c.received {
+				continue // duplicate replayed by the client
+			}
+			c.received = seq
+		}
+		msgs = append(msgs, m)
 	}
+	ack := c.statefulOn && !c.s.noAck.Load() && c.received > 0
+	received := c.received
 	c.mu.Unlock()
 	for _, m := range msgs {
 		c.handle(m)
+	}
+	if ack {
+		c.send(&protocol.Ack{SequenceID: received})
 	}
 }
 
@@ -436,14 +462,12 @@ func (c *fakeConn) handle(m protocol.HubMessage) {
 		c.send(&protocol.Invocation{Target: "StreamCanceled", Arguments: []any{}})
 	case *protocol.Ack:
 		c.mu.Lock()
-		if m.SequenceID > c.acked {
+		if m.SequenceID > c.acked && !c.s.replayAll {
 			c.sent = c.sent[m.SequenceID-c.acked:]
 			c.acked = m.SequenceID
 			// sent is re-based: keep indexes relative to acked
 		}
 		c.mu.Unlock()
-	case *protocol.Sequence:
-		c.gotSeq <- m.SequenceID
 	case *protocol.Close:
 		c.shutdown()
 	}
@@ -495,6 +519,18 @@ func (c *fakeConn) invoke(m *protocol.Invocation) {
 		c.shutdown()
 	case "Drop":
 		c.drop()
+	case "Count":
+		var n int
+		_ = m.Arguments[0].(protocol.RawValue).Decode(&n)
+		for i := range n {
+			c.send(&protocol.Invocation{Target: "Tick", Arguments: []any{i}})
+		}
+		reply(n)
+	case "Received":
+		c.mu.Lock()
+		n := c.received
+		c.mu.Unlock()
+		reply(n)
 	case "Hold":
 		// Stateful tests: next messages are only buffered, then the socket drops.
 		c.mu.Lock()
