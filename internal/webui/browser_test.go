@@ -97,7 +97,7 @@ func startChatServer(t *testing.T, tamper bool) *chatServer {
 	}))
 	t.Cleanup(cdn.Close)
 
-	hub, shutdownHub := newChatHub(t)
+	hub := newHubSwitch(t)
 	local, err := New(Options{JSClientDir: clientDir})
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +122,9 @@ func startChatServer(t *testing.T, tamper bool) *chatServer {
 	t.Cleanup(srv.Close)
 	// Cleanups run last-registered first: end the hub's connections (SSE and
 	// long-polling requests included) before the server waits for requests.
-	t.Cleanup(shutdownHub)
+	t.Cleanup(hub.shutdown)
 	cs.URL = srv.URL
+	cs.hub = hub
 	return cs
 }
 
@@ -131,6 +132,7 @@ func startChatServer(t *testing.T, tamper bool) *chatServer {
 // (including hijacked WebSockets) to make the pages reconnect.
 type chatServer struct {
 	URL   string
+	hub   *hubSwitch
 	mu    sync.Mutex
 	conns map[net.Conn]bool
 }
@@ -144,6 +146,42 @@ func (cs *chatServer) track(c net.Conn, state http.ConnState) {
 	case http.StateClosed:
 		delete(cs.conns, c)
 	}
+}
+
+// hubSwitch serves the current hub; restart replaces it with a fresh one
+// and shuts the old one down, as a redeployed server behind the same URL.
+type hubSwitch struct {
+	mu   sync.Mutex
+	h    http.Handler
+	stop func()
+}
+
+func newHubSwitch(t *testing.T) *hubSwitch {
+	h, stop := newChatHub(t)
+	return &hubSwitch{h: h, stop: stop}
+}
+
+func (s *hubSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	h := s.h
+	s.mu.Unlock()
+	h.ServeHTTP(w, r)
+}
+
+func (s *hubSwitch) restart(t *testing.T) {
+	h, stop := newChatHub(t)
+	s.mu.Lock()
+	oldStop := s.stop
+	s.h, s.stop = h, stop
+	s.mu.Unlock()
+	oldStop()
+}
+
+func (s *hubSwitch) shutdown() {
+	s.mu.Lock()
+	stop := s.stop
+	s.mu.Unlock()
+	stop()
 }
 
 // dropConnections closes every TCP connection, as a network failure would.
@@ -325,6 +363,13 @@ func (p *chatPage) waitEntry(kind string, parts ...string) {
 		`Array.from(document.querySelectorAll('#messages li[data-kind=%q]')).some(li => %s.every(s => li.textContent.includes(s)))`, kind, js))
 }
 
+// waitCount waits for at least n message-list lines of kind containing text.
+func (p *chatPage) waitCount(what, kind, text string, n int) {
+	p.t.Helper()
+	p.waitFor(what, fmt.Sprintf(
+		`Array.from(document.querySelectorAll('#messages li[data-kind=%q]')).filter(li => li.textContent.includes(%q)).length >= %d`, kind, text, n))
+}
+
 func (p *chatPage) waitConnected() (connectionID, transport string) {
 	p.t.Helper()
 	p.waitFor("connected state", `document.getElementById("state").dataset.state === "connected"`)
@@ -435,30 +480,49 @@ func TestBrowserChat(t *testing.T) {
 				}
 			}
 
-			// The network fails: both pages show it, reconnect on their own
-			// with new connection ids, and rejoin their groups.
-			for _, p := range []*chatPage{a, b} {
-				p.expect(regexp.MustCompile(`Connection disconnected with error|WebSocket|EventSource|net::ERR_|Failed to fetch|Failed to load resource`))
+			// Both pages lose their connection, show it, reconnect on their
+			// own with new connection ids, and rejoin their groups: first the
+			// network drops (long polling may legitimately ride that out, as
+			// the browser retries a poll cut on a reused socket), then the
+			// server restarts (Close with allowReconnect, a new hub behind
+			// the same URL).
+			type cut struct {
+				name string
+				do   func()
 			}
-			if n := srv.dropConnections(); n == 0 {
-				t.Fatal("no connections to drop")
+			cuts := []cut{{"server restart", func() { srv.hub.restart(t) }}}
+			if tc.a != "LongPolling" && tc.b != "LongPolling" {
+				cuts = append([]cut{{"network drop", func() {
+					if srv.dropConnections() == 0 {
+						t.Fatal("no connections to drop")
+					}
+				}}}, cuts...)
 			}
-			a.waitEntry("system", "connection lost")
-			b.waitEntry("system", "connection lost")
-			a.waitEntry("system", "reconnected as")
-			b.waitEntry("system", "reconnected as")
-			idA2, _ := a.waitConnected()
-			idB2, _ := b.waitConnected()
-			if idA2 == idA || idB2 == idB {
-				t.Errorf("connection ids after reconnect A %q (was %q), B %q (was %q)", idA2, idA, idB2, idB)
+			for i, c := range cuts {
+				for _, p := range []*chatPage{a, b} {
+					p.expect(regexp.MustCompile(`Connection disconnected with error|WebSocket|EventSource|net::ERR_|Failed to fetch|Failed to load resource`))
+				}
+				c.do()
+				for _, p := range []*chatPage{a, b} {
+					p.waitCount(c.name+": connection lost", "system", "connection lost", i+1)
+					p.waitCount(c.name+": reconnected", "system", "reconnected as", i+1)
+				}
+				newA, _ := a.waitConnected()
+				newB, _ := b.waitConnected()
+				if newA == idA || newB == idB {
+					t.Errorf("%s: connection ids after reconnect A %q (was %q), B %q (was %q)", c.name, newA, idA, newB, idB)
+				}
+				idA, idB = newA, newB
+				for _, p := range []*chatPage{a, b} {
+					p.expect(nil)
+				}
+				a.waitEntry("system", idA+" (you) joined room1")
+				b.waitEntry("system", idB+" (you) joined room1")
+				msg := "after " + c.name
+				a.send("room1", msg)
+				b.waitEntry("group", "[room1]", "Alice: "+msg)
 			}
-			for _, p := range []*chatPage{a, b} {
-				p.expect(nil)
-			}
-			a.waitEntry("system", idA2+" (you) joined room1")
-			b.waitEntry("system", idB2+" (you) joined room1")
-			a.send("room1", "after reconnect")
-			b.waitEntry("group", "[room1]", "Alice: after reconnect")
+			idA2, idB2 := idA, idB
 
 			// B leaves the group: A is told; group messages no longer reach B,
 			// while a broadcast sent after them does (A's calls run in order).

@@ -165,6 +165,7 @@ func (c *fakeConn) write(ctx context.Context, b []byte) {
 var browserTransportCases = []struct{ a, b string }{{"", ""}}
 
 func newChatHub(t *testing.T) (http.Handler, func()) {
+	t.Helper()
 	h := newFakeHub()
 	return h, h.Close
 }
