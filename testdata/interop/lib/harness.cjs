@@ -9,6 +9,10 @@
 //   SIGNALR_LOG_LEVEL  client log level name (default Warning)
 //   SIGNALR_TIMEOUT_MS per-scenario deadline (default 15000)
 //   SIGNALR_LIST       if set, print the scenario names as a JSON array and exit
+//   SIGNALR_KEEPALIVE_MS, SIGNALR_SERVER_TIMEOUT_MS
+//                      client keep-alive interval and server timeout of every
+//                      connection (default: the client's, 15 s and 30 s); set
+//                      them for servers with short keep-alive settings
 //
 // A script calls run({ name: async () => {...}, ... }). Every scenario gets a
 // hard deadline so a hang fails fast with a message instead of a stuck test,
@@ -79,6 +83,7 @@ let opened = [];
  *   skipNegotiation, headers, accessTokenFactory: passed to withUrl
  *   reconnectDelays: array of ms for withAutomaticReconnect
  *   serverTimeoutMs, keepAliveMs: withServerTimeout / withKeepAliveInterval
+ *     (default: SIGNALR_SERVER_TIMEOUT_MS / SIGNALR_KEEPALIVE_MS if set)
  */
 function build(hubUrl, opts = {}) {
     const transport = opts.transport || transportName();
@@ -98,11 +103,13 @@ function build(hubUrl, opts = {}) {
     if (opts.reconnectDelays) {
         b = b.withAutomaticReconnect(opts.reconnectDelays);
     }
-    if (opts.serverTimeoutMs !== undefined) {
-        b = b.withServerTimeout(opts.serverTimeoutMs);
+    const serverTimeoutMs = opts.serverTimeoutMs !== undefined ? opts.serverTimeoutMs : env('SIGNALR_SERVER_TIMEOUT_MS', undefined);
+    if (serverTimeoutMs !== undefined) {
+        b = b.withServerTimeout(Number(serverTimeoutMs));
     }
-    if (opts.keepAliveMs !== undefined) {
-        b = b.withKeepAliveInterval(opts.keepAliveMs);
+    const keepAliveMs = opts.keepAliveMs !== undefined ? opts.keepAliveMs : env('SIGNALR_KEEPALIVE_MS', undefined);
+    if (keepAliveMs !== undefined) {
+        b = b.withKeepAliveInterval(Number(keepAliveMs));
     }
     const conn = b.build();
     opened.push(conn);

@@ -20,7 +20,7 @@ h.run({
     // skipNegotiation (WebSockets only): no negotiate, the server makes up an id.
     async 'skip-negotiation'() {
         const c = await h.connect(h.url(), { skipNegotiation: true });
-        assert.equal(c.connectionId, undefined, 'client has no connectionId without negotiate');
+        assert.equal(c.connectionId ?? null, null, 'client has no connectionId without negotiate');
         const id = await c.invoke('GetConnectionID');
         assert.match(id, idPattern, 'server-side connection id');
         assert.equal(await c.invoke('Echo', 'skipped'), 'skipped');

@@ -1,0 +1,222 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gosignalr/gosignalr/signalr"
+	"github.com/gosignalr/gosignalr/transports"
+)
+
+func TestMain(m *testing.M) {
+	// Install the pinned client before any test: a missing or broken Node
+	// setup must fail loudly, never skip.
+	if err := EnsureNodeModules(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// transportsUnderTest are the transports every scenario runs over.
+var transportsUnderTest = []transports.TransportType{
+	transports.WebSockets,
+	transports.ServerSentEvents,
+	transports.LongPolling,
+}
+
+// onlyOn limits a scenario to some transports (where the client itself
+// supports nothing else).
+var onlyOn = map[string]transports.TransportType{
+	"skip-negotiation": transports.WebSockets, // the JS client refuses it for SSE and LP
+}
+
+// startHub serves a testHub with opts at <url>/testhub on 127.0.0.1 and
+// returns the hub URL. The server is shut down when the test ends.
+func startHub(t *testing.T, opts signalr.Options) string {
+	t.Helper()
+	s, err := signalr.NewServer(testHub{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/testhub", s)
+	mux.Handle("/testhub/", s)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		shutdown(t, s)
+		ts.Close()
+	})
+	return ts.URL + "/testhub"
+}
+
+func shutdown(t *testing.T, s *signalr.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("hub shutdown: %v", err)
+	}
+}
+
+// userFromQuery is the test servers' user id: the "user" query parameter.
+func userFromQuery(r *http.Request) string { return r.URL.Query().Get("user") }
+
+// scenarios asks a script for its scenario names.
+func scenarios(t *testing.T, script string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := RunNode(ctx, script, map[string]string{"SIGNALR_LIST": "1"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var names []string
+	if err := json.Unmarshal([]byte(out), &names); err != nil {
+		t.Fatalf("scenario list of %s: %v\n%s", script, err, out)
+	}
+	return names
+}
+
+// runScenarios runs every scenario of script over every transport, each as
+// its own node process and subtest (transport/scenario). envFor is called
+// once per transport, inside its subtest (so it may start servers just for
+// that transport); its variables are passed to every run. Transports run in
+// parallel.
+func runScenarios(t *testing.T, script string, envFor func(t *testing.T, tr transports.TransportType) map[string]string) {
+	names := scenarios(t, script)
+	for _, tr := range transportsUnderTest {
+		t.Run(tr.String(), func(t *testing.T) {
+			t.Parallel()
+			env := envFor(t, tr)
+			for _, name := range names {
+				if only, ok := onlyOn[name]; ok && !only.Has(tr) {
+					continue
+				}
+				t.Run(name, func(t *testing.T) {
+					e := map[string]string{"SIGNALR_TRANSPORT": tr.String(), "SIGNALR_SCENARIO": name}
+					for k, v := range env {
+						e[k] = v
+					}
+					RunScript(t, script, e)
+				})
+			}
+		})
+	}
+}
+
+// sameEnv is an envFor for scenarios that can share servers across transports.
+func sameEnv(env map[string]string) func(*testing.T, transports.TransportType) map[string]string {
+	return func(*testing.T, transports.TransportType) map[string]string { return env }
+}
+
+func TestRPC(t *testing.T) {
+	detailed := startHub(t, signalr.Options{EnableDetailedErrors: true})
+	plain := startHub(t, signalr.Options{})
+	runScenarios(t, "scenarios/rpc.cjs", sameEnv(map[string]string{
+		"SIGNALR_URL":       detailed,
+		"SIGNALR_URL_PLAIN": plain,
+	}))
+}
+
+func TestClients(t *testing.T) {
+	url := startHub(t, signalr.Options{UserIdentifier: userFromQuery})
+	runScenarios(t, "scenarios/clients.cjs", sameEnv(map[string]string{"SIGNALR_URL": url}))
+}
+
+// TestLifecycle gives every transport its own servers: a restart must not
+// disturb the scenarios of the other transports running in parallel.
+func TestLifecycle(t *testing.T) {
+	// Short, but with room for a loaded machine: keep-alive is proven by
+	// idling for twice the timeouts.
+	const keepAlive, clientTimeout = 100 * time.Millisecond, 1500 * time.Millisecond
+	fast := signalr.Options{KeepAliveInterval: keepAlive, ClientTimeoutInterval: clientTimeout, EnableDetailedErrors: true}
+	runScenarios(t, "scenarios/lifecycle.cjs", func(t *testing.T, _ transports.TransportType) map[string]string {
+		rs := newRestartable(t, func() (*signalr.Server, error) { return signalr.NewServer(testHub{}, fast) })
+		ts := httptest.NewServer(rs)
+		t.Cleanup(func() {
+			rs.close(t)
+			ts.Close()
+		})
+		// The slow server pings far less often than the scripts' server timeout.
+		slow := startHub(t, signalr.Options{KeepAliveInterval: 10 * time.Second})
+		return map[string]string{
+			"SIGNALR_URL":         ts.URL + "/testhub",
+			"SIGNALR_URL_SLOW":    slow,
+			"SIGNALR_CONTROL_URL": ts.URL + "/control",
+			"KEEPALIVE_MS":        strconv.Itoa(int(keepAlive.Milliseconds())),
+			"CLIENT_TIMEOUT_MS":   strconv.Itoa(int(clientTimeout.Milliseconds())),
+			// Every client pings as often as the server, and gives the server as long.
+			"SIGNALR_KEEPALIVE_MS":      strconv.Itoa(int(keepAlive.Milliseconds())),
+			"SIGNALR_SERVER_TIMEOUT_MS": strconv.Itoa(int(clientTimeout.Milliseconds())),
+		}
+	})
+}
+
+// restartable serves /testhub from a hub server that POST /control/restart
+// replaces: the current server is shut down (every client gets Close with
+// allowReconnect and keeps being served until it has gone), then a new one
+// takes over. Reconnect attempts meanwhile fail and are retried by the client.
+type restartable struct {
+	make func() (*signalr.Server, error)
+
+	mu  sync.Mutex
+	cur *signalr.Server
+	wg  sync.WaitGroup // restarts in progress
+}
+
+func newRestartable(t *testing.T, make func() (*signalr.Server, error)) *restartable {
+	s, err := make()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &restartable{make: make, cur: s}
+}
+
+func (rs *restartable) current() *signalr.Server {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.cur
+}
+
+func (rs *restartable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/control/restart" && r.Method == http.MethodPost:
+		next, err := rs.make()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		old := rs.current()
+		rs.wg.Add(1)
+		go func() {
+			defer rs.wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			old.Shutdown(ctx)
+			rs.mu.Lock()
+			rs.cur = next
+			rs.mu.Unlock()
+		}()
+		w.WriteHeader(http.StatusOK)
+	case r.URL.Path == "/testhub" || strings.HasPrefix(r.URL.Path, "/testhub/"):
+		rs.current().ServeHTTP(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (rs *restartable) close(t *testing.T) {
+	rs.wg.Wait()
+	shutdown(t, rs.current())
+}
