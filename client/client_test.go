@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/gosignalr/gosignalr/negotiate"
 	"github.com/gosignalr/gosignalr/transports"
 )
 
@@ -536,7 +537,7 @@ func TestNegotiateErrors(t *testing.T) {
 		}, "Failed to complete negotiation with the server: Some response from server: Status code '400'"},
 		{"404", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }, "Failed to complete negotiation with the server: Not Found: Status code '404' Either this is not a SignalR endpoint or there is a proxy blocking the connection."},
 		{"redirect loop", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"url":"http://` + r.Host + `/hub"}`)) }, "Negotiate redirection limit exceeded."},
-		{"classic", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"ProtocolVersion":"1.5"}`)) }, textClassicSignalR},
+		{"classic", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"ProtocolVersion":"1.5"}`)) }, negotiate.ErrClassicServer.Error()},
 		{"unrequested stateful", func(w http.ResponseWriter, r *http.Request) {
 			w.Write([]byte(`{"negotiateVersion":1,"connectionId":"a","connectionToken":"b","useStatefulReconnect":true,"availableTransports":[]}`))
 		}, "Client didn't negotiate Stateful Reconnect but the server did."},

@@ -379,7 +379,7 @@ func hasFormat(formats []string, binary bool) bool {
 // final response and the URL that gave it.
 func (c *HubConnection) negotiateFollow(ctx context.Context, h *httpDoer, base string) (*negotiateResponse, string, error) {
 	for redirects := 0; redirects < maxNegotiateRedirects; redirects++ {
-		r, err := negotiate(ctx, h, base, c.opts.StatefulReconnect)
+		r, err := doNegotiate(ctx, h, base, c.opts.StatefulReconnect)
 		if err != nil {
 			return nil, "", err
 		}

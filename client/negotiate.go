@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,30 +9,14 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gosignalr/gosignalr/negotiate"
 	"github.com/gosignalr/gosignalr/transports"
 )
 
-// negotiateResponse is the client's view of a negotiate answer (all forms).
-type negotiateResponse struct {
-	ConnectionID         string               `json:"connectionId"`
-	ConnectionToken      string               `json:"connectionToken"`
-	NegotiateVersion     int                  `json:"negotiateVersion"`
-	AvailableTransports  []availableTransport `json:"availableTransports"`
-	URL                  string               `json:"url"`
-	AccessToken          string               `json:"accessToken"`
-	Error                *string              `json:"error"`
-	UseStatefulReconnect bool                 `json:"useStatefulReconnect"`
-	ProtocolVersion      *json.RawMessage     `json:"ProtocolVersion"`
-}
-
-type availableTransport struct {
-	Transport       string   `json:"transport"`
-	TransferFormats []string `json:"transferFormats"`
-}
+// negotiateResponse is a parsed negotiate answer (any of its three forms).
+type negotiateResponse = negotiate.Response
 
 const maxNegotiateBody = 1 << 20
-
-const textClassicSignalR = "Detected a connection attempt to an ASP.NET SignalR Server. This client only supports connecting to an ASP.NET Core SignalR Server. See https://aka.ms/signalr-core-differences for details."
 
 // negotiateURL inserts "/negotiate" into the path of base and adds
 // negotiateVersion=1 (unless present) and useStatefulReconnect=true.
@@ -59,8 +42,8 @@ func negotiateURL(base string, stateful bool) (string, error) {
 	return u.String(), nil
 }
 
-// negotiate posts one negotiate request to base and parses the answer.
-func negotiate(ctx context.Context, h *httpDoer, base string, stateful bool) (*negotiateResponse, error) {
+// doNegotiate posts one negotiate request to base and parses the answer.
+func doNegotiate(ctx context.Context, h *httpDoer, base string, stateful bool) (*negotiateResponse, error) {
 	nu, err := negotiateURL(base, stateful)
 	if err != nil {
 		return nil, err
@@ -92,32 +75,26 @@ func negotiate(ctx context.Context, h *httpDoer, base string, stateful bool) (*n
 	return parseNegotiateResponse(body, stateful)
 }
 
-// parseNegotiateResponse validates a 200 negotiate body the way the JS client does.
+// parseNegotiateResponse parses a 200 negotiate body (negotiate.ParseResponse
+// does the .NET client's validation) and applies the JS client's checks.
 func parseNegotiateResponse(body []byte, statefulRequested bool) (*negotiateResponse, error) {
-	var r negotiateResponse
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("Failed to complete negotiation with the server: invalid negotiate response: %w", err)
+	r, err := negotiate.ParseResponse(body)
+	if err != nil {
+		if errors.Is(err, negotiate.ErrClassicServer) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("Failed to complete negotiation with the server: %w", err)
 	}
-	if r.Error != nil {
-		return nil, &NegotiateError{Message: *r.Error}
-	}
-	if r.ProtocolVersion != nil {
-		return nil, errors.New(textClassicSignalR)
+	if r.Error != "" {
+		return nil, &NegotiateError{Message: r.Error}
 	}
 	if r.URL != "" {
-		return &r, nil
+		return r, nil
 	}
 	if r.UseStatefulReconnect && !statefulRequested {
 		return nil, errors.New("Client didn't negotiate Stateful Reconnect but the server did.")
 	}
-	if r.NegotiateVersion < 1 {
-		// Version 0 servers use the id as the token.
-		r.ConnectionToken = r.ConnectionID
-	}
-	if r.ConnectionToken == "" {
-		return nil, errors.New("Failed to complete negotiation with the server: negotiate response has no connection token")
-	}
-	return &r, nil
+	return r, nil
 }
 
 func parseTransportName(s string) transports.TransportType {
