@@ -77,7 +77,7 @@ func artifactDir(t *testing.T) string {
 // the local directory; a second copy under /cdn/ loads it cross-origin, with
 // subresource integrity, from a stand-in for the CDN serving the same bytes
 // (or, with tamper, altered ones).
-func startChatServer(t *testing.T, tamper bool) *chatServer {
+func startChatServer(t *testing.T, tamper bool, newHub hubFactory) *chatServer {
 	t.Helper()
 	clientDir, err := ResolveJSClientDir(localClientDir(t))
 	if err != nil {
@@ -97,7 +97,7 @@ func startChatServer(t *testing.T, tamper bool) *chatServer {
 	}))
 	t.Cleanup(cdn.Close)
 
-	hub := newHubSwitch(t)
+	hub := newHubSwitch(t, newHub)
 	local, err := New(Options{JSClientDir: clientDir})
 	if err != nil {
 		t.Fatal(err)
@@ -151,14 +151,18 @@ func (cs *chatServer) track(c net.Conn, state http.ConnState) {
 // hubSwitch serves the current hub; restart replaces it with a fresh one
 // and shuts the old one down, as a redeployed server behind the same URL.
 type hubSwitch struct {
-	mu   sync.Mutex
-	h    http.Handler
-	stop func()
+	newHub hubFactory
+	mu     sync.Mutex
+	h      http.Handler
+	stop   func()
 }
 
-func newHubSwitch(t *testing.T) *hubSwitch {
-	h, stop := newChatHub(t)
-	return &hubSwitch{h: h, stop: stop}
+// hubFactory makes a chat hub handler and the func that shuts it down.
+type hubFactory func(t *testing.T) (http.Handler, func())
+
+func newHubSwitch(t *testing.T, newHub hubFactory) *hubSwitch {
+	h, stop := newHub(t)
+	return &hubSwitch{newHub: newHub, h: h, stop: stop}
 }
 
 func (s *hubSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +173,7 @@ func (s *hubSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *hubSwitch) restart(t *testing.T) {
-	h, stop := newChatHub(t)
+	h, stop := s.newHub(t)
 	s.mu.Lock()
 	oldStop := s.stop
 	s.h, s.stop = h, stop
@@ -406,155 +410,180 @@ func (p *chatPage) screenshot(path string) {
 	p.t.Logf("page %s: screenshot %s (%d bytes)", p.label, path, len(png))
 }
 
+// transportCase names the transports of pages A and B ("" = the client's
+// own choice, which must be WebSockets).
+type transportCase struct{ a, b string }
+
+func (tc transportCase) String() string {
+	return orDefault(tc.a, "auto") + "+" + orDefault(tc.b, "auto")
+}
+
 // TestBrowserChat drives two pages of the chat page in headless Chromium
-// against an in-process chat server: names, a broadcast, a group exchange,
-// and the disconnect notification when one page closes. Each pair of
-// transports is a separate run, so every transport carries the chat.
+// against an in-process chat server. Each pair of transports is a separate
+// run, so every transport carries the chat.
 func TestBrowserChat(t *testing.T) {
 	browser := startBrowser(t)
-	srv := startChatServer(t, false)
-	base := srv.URL
+	srv := startChatServer(t, false, newChatHub)
 	artifacts := artifactDir(t)
-
 	for _, tc := range browserTransportCases {
-		t.Run(tc.a+"+"+tc.b, func(t *testing.T) {
-			a := openPage(t, browser, "A", base+"/"+transportQuery(tc.a), 900, 640, false)
-			// B loads the client from the stand-in CDN (integrity-checked).
-			b := openPage(t, browser, "B", base+"/cdn/"+transportQuery(tc.b), 390, 844, true)
-
-			idA, trA := a.waitConnected()
-			idB, trB := b.waitConnected()
-			if want := orDefault(tc.a, "WebSockets"); trA != want {
-				t.Errorf("page A transport %q, want %q", trA, want)
-			}
-			if want := orDefault(tc.b, "WebSockets"); trB != want {
-				t.Errorf("page B transport %q, want %q", trB, want)
-			}
-			if idA == "" || idA == "–" || idA == idB {
-				t.Fatalf("connection ids A %q B %q", idA, idB)
-			}
-			for _, p := range []*chatPage{a, b} {
-				if v := p.text("#client-version"); v != JSClientVersion {
-					t.Errorf("page %s shows client version %q, want %s", p.label, v, JSClientVersion)
-				}
-			}
-			// A sees B arrive (B connected after A).
-			a.waitEntry("system", idB, "connected")
-
-			a.do(chromedp.SetValue(chromedp.CSS("#name"), "Alice"))
-			b.do(chromedp.SetValue(chromedp.CSS("#name"), "Bob"))
-
-			// Broadcast: both pages show it, labelled [ALL]. The text holds
-			// markup, which must arrive as text.
-			a.send("", "hello <b>everyone</b>")
-			b.waitEntry("all", "[ALL]", "Alice: hello <b>everyone</b>")
-			a.waitEntry("all", "[ALL]", "Alice: hello <b>everyone</b>")
-			if n := eval[int](b, `document.querySelectorAll("#messages b").length`); n != 0 {
-				t.Errorf("page B rendered message markup as HTML (%d <b> elements)", n)
-			}
-
-			// Group: A joins, then B; each join is announced to the group.
-			a.join("room1")
-			b.join("room1")
-			a.waitEntry("system", idB, "joined room1")
-			b.waitEntry("system", idB+" (you)", "joined room1")
-			a.send("room1", "group hello from A")
-			b.send("room1", "group reply from B")
-			b.waitEntry("group", "[room1]", "Alice: group hello from A")
-			a.waitEntry("group", "[room1]", "Bob: group reply from B")
-
-			// A phone-sized page must not scroll sideways.
-			if over := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); over {
-				t.Errorf("page B (390px wide) scrolls horizontally: scrollWidth %d", eval[int](b, `document.documentElement.scrollWidth`))
-			}
-
-			shot := filepath.Join(artifacts, "webui-"+tc.a+"-"+tc.b+"-desktop.png")
-			a.screenshot(shot)
-			if dst := os.Getenv(envScreenshot); dst != "" && tc.a == "" {
-				data, err := os.ReadFile(shot)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(dst, data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-
-			// Both pages lose their connection, show it, reconnect on their
-			// own with new connection ids, and rejoin their groups: first the
-			// network drops (long polling may legitimately ride that out, as
-			// the browser retries a poll cut on a reused socket), then the
-			// server restarts (Close with allowReconnect, a new hub behind
-			// the same URL).
-			type cut struct {
-				name string
-				do   func()
-			}
-			cuts := []cut{{"server restart", func() { srv.hub.restart(t) }}}
-			if tc.a != "LongPolling" && tc.b != "LongPolling" {
-				cuts = append([]cut{{"network drop", func() {
-					if srv.dropConnections() == 0 {
-						t.Fatal("no connections to drop")
-					}
-				}}}, cuts...)
-			}
-			for i, c := range cuts {
-				for _, p := range []*chatPage{a, b} {
-					p.expect(regexp.MustCompile(`Connection disconnected with error|WebSocket|EventSource|net::ERR_|Failed to fetch|Failed to load resource`))
-				}
-				c.do()
-				for _, p := range []*chatPage{a, b} {
-					p.waitCount(c.name+": connection lost", "system", "connection lost", i+1)
-					p.waitCount(c.name+": reconnected", "system", "reconnected as", i+1)
-				}
-				newA, _ := a.waitConnected()
-				newB, _ := b.waitConnected()
-				if newA == idA || newB == idB {
-					t.Errorf("%s: connection ids after reconnect A %q (was %q), B %q (was %q)", c.name, newA, idA, newB, idB)
-				}
-				idA, idB = newA, newB
-				for _, p := range []*chatPage{a, b} {
-					p.expect(nil)
-				}
-				a.waitEntry("system", idA+" (you) joined room1")
-				b.waitEntry("system", idB+" (you) joined room1")
-				msg := "after " + c.name
-				a.send("room1", msg)
-				b.waitEntry("group", "[room1]", "Alice: "+msg)
-			}
-			idA2, idB2 := idA, idB
-
-			// B leaves the group: A is told; group messages no longer reach B,
-			// while a broadcast sent after them does (A's calls run in order).
-			b.do(chromedp.SetValue(chromedp.CSS("#group"), "room1"), chromedp.Click(chromedp.CSS("#leave")))
-			b.waitEntry("system", "you left room1")
-			a.waitEntry("system", idB2, "left room1")
-			if got := b.text("#joined"); got != "none" {
-				t.Errorf("page B joined list %q after leaving, want none", got)
-			}
-			a.send("room1", "B must not see this")
-			a.send("", "B sees this")
-			b.waitEntry("all", "Alice: B sees this")
-			for _, e := range b.entries() {
-				if strings.Contains(e, "B must not see this") {
-					t.Errorf("page B got a group message after leaving: %q", e)
-				}
-			}
-
-			// A disconnects with its button and connects again; B sees both.
-			a.do(chromedp.Click(chromedp.CSS("#toggle")))
-			a.waitFor("disconnected state", `document.getElementById("state").dataset.state === "disconnected"`)
-			b.waitEntry("system", idA2, "disconnected")
-			a.do(chromedp.Click(chromedp.CSS("#toggle")))
-			idA3, _ := a.waitConnected()
-			b.waitEntry("system", idA3, "connected")
-
-			// A's tab closes: B is told, by connection id.
-			a.close()
-			b.waitEntry("system", idA3, "disconnected")
-			b.screenshot(filepath.Join(artifacts, "webui-"+tc.a+"-"+tc.b+"-phone.png"))
+		t.Run(tc.String(), func(t *testing.T) {
+			chatScenario(t, browser, srv, srv, tc, filepath.Join(artifacts, "webui-"+tc.String()))
 		})
 	}
+}
+
+// chatScenario: both pages connect and enter names; a broadcast, a group
+// exchange; both pages survive a network drop and a server restart and
+// rejoin their group; B leaves the group; A disconnects, reconnects and
+// closes its tab, and B is told each time. Page A is served by srvA, page B
+// (with the client from the stand-in CDN, phone-sized) by srvB. Screenshots
+// go to artifactPrefix+"-desktop.png" and "-phone.png".
+func chatScenario(t *testing.T, browser context.Context, srvA, srvB *chatServer, tc transportCase, artifactPrefix string) {
+	servers := []*chatServer{srvA}
+	if srvB != srvA {
+		servers = append(servers, srvB)
+	}
+	a := openPage(t, browser, "A", srvA.URL+"/"+transportQuery(tc.a), 900, 640, false)
+	// B loads the client from the stand-in CDN (integrity-checked).
+	b := openPage(t, browser, "B", srvB.URL+"/cdn/"+transportQuery(tc.b), 390, 844, true)
+
+	idA, trA := a.waitConnected()
+	idB, trB := b.waitConnected()
+	if want := orDefault(tc.a, "WebSockets"); trA != want {
+		t.Errorf("page A transport %q, want %q", trA, want)
+	}
+	if want := orDefault(tc.b, "WebSockets"); trB != want {
+		t.Errorf("page B transport %q, want %q", trB, want)
+	}
+	if idA == "" || idA == "–" || idA == idB {
+		t.Fatalf("connection ids A %q B %q", idA, idB)
+	}
+	for _, p := range []*chatPage{a, b} {
+		if v := p.text("#client-version"); v != JSClientVersion {
+			t.Errorf("page %s shows client version %q, want %s", p.label, v, JSClientVersion)
+		}
+	}
+	// A sees B arrive (B connected after A).
+	a.waitEntry("system", idB, "connected")
+
+	a.do(chromedp.SetValue(chromedp.CSS("#name"), "Alice"))
+	b.do(chromedp.SetValue(chromedp.CSS("#name"), "Bob"))
+
+	// Broadcast: both pages show it, labelled [ALL]. The text holds
+	// markup, which must arrive as text.
+	a.send("", "hello <b>everyone</b>")
+	b.waitEntry("all", "[ALL]", "Alice: hello <b>everyone</b>")
+	a.waitEntry("all", "[ALL]", "Alice: hello <b>everyone</b>")
+	if n := eval[int](b, `document.querySelectorAll("#messages b").length`); n != 0 {
+		t.Errorf("page B rendered message markup as HTML (%d <b> elements)", n)
+	}
+
+	// Group: A joins, then B; each join is announced to the group.
+	a.join("room1")
+	b.join("room1")
+	a.waitEntry("system", idB, "joined room1")
+	b.waitEntry("system", idB+" (you)", "joined room1")
+	a.send("room1", "group hello from A")
+	b.send("room1", "group reply from B")
+	b.waitEntry("group", "[room1]", "Alice: group hello from A")
+	a.waitEntry("group", "[room1]", "Bob: group reply from B")
+
+	// A phone-sized page must not scroll sideways.
+	if over := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); over {
+		t.Errorf("page B (390px wide) scrolls horizontally: scrollWidth %d", eval[int](b, `document.documentElement.scrollWidth`))
+	}
+
+	shot := artifactPrefix + "-desktop.png"
+	a.screenshot(shot)
+	if dst := os.Getenv(envScreenshot); dst != "" && tc == (transportCase{}) && srvA == srvB {
+		data, err := os.ReadFile(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Both pages lose their connection, show it, reconnect on their
+	// own with new connection ids, and rejoin their groups: first the
+	// network drops (long polling may legitimately ride that out, as
+	// the browser retries a poll cut on a reused socket), then the
+	// server restarts (Close with allowReconnect, a new hub behind
+	// the same URL).
+	type cut struct {
+		name string
+		do   func()
+	}
+	cuts := []cut{{"server restart", func() {
+		for _, s := range servers {
+			s.hub.restart(t)
+		}
+	}}}
+	if tc.a != "LongPolling" && tc.b != "LongPolling" {
+		cuts = append([]cut{{"network drop", func() {
+			for _, s := range servers {
+				if s.dropConnections() == 0 {
+					t.Fatal("no connections to drop")
+				}
+			}
+		}}}, cuts...)
+	}
+	for i, c := range cuts {
+		for _, p := range []*chatPage{a, b} {
+			p.expect(regexp.MustCompile(`Connection disconnected with error|WebSocket|EventSource|net::ERR_|Failed to fetch|Failed to load resource`))
+		}
+		c.do()
+		for _, p := range []*chatPage{a, b} {
+			p.waitCount(c.name+": connection lost", "system", "connection lost", i+1)
+			p.waitCount(c.name+": reconnected", "system", "reconnected as", i+1)
+		}
+		newA, _ := a.waitConnected()
+		newB, _ := b.waitConnected()
+		if newA == idA || newB == idB {
+			t.Errorf("%s: connection ids after reconnect A %q (was %q), B %q (was %q)", c.name, newA, idA, newB, idB)
+		}
+		idA, idB = newA, newB
+		for _, p := range []*chatPage{a, b} {
+			p.expect(nil)
+		}
+		a.waitEntry("system", idA+" (you) joined room1")
+		b.waitEntry("system", idB+" (you) joined room1")
+		msg := "after " + c.name
+		a.send("room1", msg)
+		b.waitEntry("group", "[room1]", "Alice: "+msg)
+	}
+	idA2, idB2 := idA, idB
+
+	// B leaves the group: A is told; group messages no longer reach B,
+	// while a broadcast sent after them does (A's calls run in order).
+	b.do(chromedp.SetValue(chromedp.CSS("#group"), "room1"), chromedp.Click(chromedp.CSS("#leave")))
+	b.waitEntry("system", "you left room1")
+	a.waitEntry("system", idB2, "left room1")
+	if got := b.text("#joined"); got != "none" {
+		t.Errorf("page B joined list %q after leaving, want none", got)
+	}
+	a.send("room1", "B must not see this")
+	a.send("", "B sees this")
+	b.waitEntry("all", "Alice: B sees this")
+	for _, e := range b.entries() {
+		if strings.Contains(e, "B must not see this") {
+			t.Errorf("page B got a group message after leaving: %q", e)
+		}
+	}
+
+	// A disconnects with its button and connects again; B sees both.
+	a.do(chromedp.Click(chromedp.CSS("#toggle")))
+	a.waitFor("disconnected state", `document.getElementById("state").dataset.state === "disconnected"`)
+	b.waitEntry("system", idA2, "disconnected")
+	a.do(chromedp.Click(chromedp.CSS("#toggle")))
+	idA3, _ := a.waitConnected()
+	b.waitEntry("system", idA3, "connected")
+
+	// A's tab closes: B is told, by connection id.
+	a.close()
+	b.waitEntry("system", idA3, "disconnected")
+	b.screenshot(artifactPrefix + "-phone.png")
 }
 
 func transportQuery(tr string) string {
@@ -576,7 +605,7 @@ func orDefault(s, def string) string {
 // says the client did not load instead of connecting.
 func TestBrowserTamperedClient(t *testing.T) {
 	browser := startBrowser(t)
-	base := startChatServer(t, true).URL
+	base := startChatServer(t, true, newChatHub).URL
 	blocked := regexp.MustCompile(`integrity`)
 	p := openPageExpecting(t, browser, "tampered", base+"/cdn/", 600, 400, false, blocked)
 	p.waitFor("the did-not-load notice", `document.getElementById("notice").textContent.startsWith("The SignalR client did not load from http://127.0.0.1:")`)

@@ -162,7 +162,7 @@ func (c *fakeConn) write(ctx context.Context, b []byte) {
 
 // browserTransportCases are the transports of pages A and B ("" = the
 // client's choice, which must be WebSockets).
-var browserTransportCases = []struct{ a, b string }{{"", ""}}
+var browserTransportCases = []transportCase{{"", ""}}
 
 func newChatHub(t *testing.T) (http.Handler, func()) {
 	t.Helper()
