@@ -309,8 +309,13 @@ func managed() (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeStale()
 	dir, err := os.MkdirTemp("", "pgtest")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &server{bin: bin, dir: dir, cred: cred}
@@ -327,9 +332,7 @@ func managed() (*server, error) {
 		"-D", s.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
 	initdb.Dir = dir
 	initdb.Env = s.env()
-	if cred != nil {
-		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("initdb: %w\n%s", err, out))
 	}
@@ -341,6 +344,39 @@ func managed() (*server, error) {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// ownerFile in a server directory holds the pid of the test process that
+// made it.
+const ownerFile = "owner.pid"
+
+// removeStale deletes the directories of earlier test processes that died
+// without cleaning up (a panic or a kill skips Stop; their postgres got
+// SIGQUIT from the parent-death signal, but the files stay).
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest*"))
+	for _, d := range dirs {
+		if !alive(filepath.Join(d, ownerFile), false) && !alive(filepath.Join(d, "data", "postmaster.pid"), true) {
+			if _, err := os.Stat(filepath.Join(d, ownerFile)); err == nil {
+				os.RemoveAll(d)
+			}
+		}
+	}
+}
+
+// alive reports whether the pid on the first line of file is a running
+// process. A missing file counts as "not running" only when missingOK.
+func alive(file string, missingOK bool) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return !missingOK
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM)
 }
 
 func (s *server) dataDir() string { return filepath.Join(s.dir, "data") }

@@ -2,6 +2,10 @@ package pgtest
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -101,5 +105,31 @@ func TestWithDatabase(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("withDatabase(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
+	}
+}
+
+func TestRemoveStale(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(pid int) string {
+		d, err := os.MkdirTemp("", "pgtest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	stale, live := mk(dead.Process.Pid), mk(os.Getpid())
+	removeStale()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale directory kept: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("live directory removed: %v", err)
 	}
 }
