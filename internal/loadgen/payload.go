@@ -50,7 +50,7 @@ func ParsePayload(b []byte) (Payload, error) {
 		n := 0
 		for n < len(b) && b[n] != '|' {
 			c := b[n]
-			if c < '0' || c > '9' || v > (math.MaxInt64-9)/10 {
+			if c < '0' || c > '9' || v > (math.MaxInt64-int64(c-'0'))/10 {
 				return Payload{}, errNotPayload
 			}
 			v = v*10 + int64(c-'0')
