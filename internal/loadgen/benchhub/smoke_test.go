@@ -39,7 +39,7 @@ func run(t *testing.T, cfg loadgen.Config) *loadgen.Report {
 	cfg.Progress = &progress
 	cfg.ProgressInterval = 100 * time.Millisecond
 	if cfg.Duration == 0 {
-		cfg.Duration = 200 * time.Millisecond
+		cfg.Duration = 100 * time.Millisecond
 	}
 	cfg.Settle = 20 * time.Millisecond
 	rep, err := loadgen.Run(context.Background(), cfg)
