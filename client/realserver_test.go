@@ -1,0 +1,321 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gosignalr/gosignalr/signalr"
+	"github.com/gosignalr/gosignalr/signalr/protocol"
+	"github.com/gosignalr/gosignalr/transports"
+)
+
+// testHub is served by our real server (signalr.NewServer) for the client's
+// end-to-end tests.
+type testHub struct{}
+
+func (testHub) Echo(s string) string { return s }
+func (testHub) Add(a, b int) int     { return a + b }
+func (testHub) Void()                {}
+func (testHub) Fail() error          { return signalr.NewHubError("boom") }
+func (testHub) GetTransport(ctx *signalr.Context) string {
+	return ctx.Transport().String()
+}
+func (testHub) GetConnectionID(ctx *signalr.Context) string { return ctx.ConnectionID() }
+func (testHub) GetHeader(ctx *signalr.Context, name string) string {
+	return ctx.Request().Header.Get(name)
+}
+
+func (testHub) CallMe(ctx *signalr.Context, s string, n int) error {
+	return ctx.Clients().Caller().Send(ctx, "Message", s, n)
+}
+
+func (testHub) ClientResult(ctx *signalr.Context, method string, n int) (string, error) {
+	v, err := signalr.InvokeClient[int](ctx, ctx.Clients().Caller(), method, n)
+	if err != nil {
+		return "error: " + err.Error(), nil
+	}
+	return strings.Repeat("x", v), nil
+}
+
+func (testHub) Counter(n int) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i := range n {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+}
+
+func (testHub) Infinite(ctx *signalr.Context) <-chan string {
+	ch := make(chan string)
+	go func() {
+		defer close(ch)
+		select {
+		case ch <- "tick":
+		case <-ctx.Done():
+		}
+		<-ctx.Done()
+		_ = ctx.Clients().Caller().Send(context.Background(), "StreamCanceled")
+	}()
+	return ch
+}
+
+func (testHub) Concat(ch <-chan string) string {
+	var b strings.Builder
+	for s := range ch {
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func (testHub) Abort(ctx *signalr.Context) { ctx.Abort() }
+
+// startRealServer serves testHub on a loopback httptest server.
+func startRealServer(t *testing.T, opts signalr.Options) (*signalr.Server, string) {
+	t.Helper()
+	if opts.MaximumParallelInvocationsPerClient == 0 {
+		opts.MaximumParallelInvocationsPerClient = 4 // client results from inside hub methods
+	}
+	if opts.Protocols == nil {
+		opts.Protocols = []protocol.HubProtocol{protocol.JSON, protocol.MessagePack}
+	}
+	s, err := signalr.NewServer(testHub{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/hub", s)
+	mux.Handle("/hub/", s)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		_ = s.Close()
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	return s, hs.URL + "/hub"
+}
+
+type protoCase struct {
+	proto protocol.HubProtocol
+	tr    transports.TransportType
+}
+
+func protoCases() []protoCase {
+	var cs []protoCase
+	for _, tr := range allTransports {
+		cs = append(cs, protoCase{protocol.JSON, tr})
+		if tr != transports.ServerSentEvents { // SSE is text only
+			cs = append(cs, protoCase{protocol.MessagePack, tr})
+		}
+	}
+	return cs
+}
+
+func (pc protoCase) String() string { return pc.proto.Name() + "/" + pc.tr.String() }
+
+func TestRealServer(t *testing.T) {
+	for _, pc := range protoCases() {
+		t.Run(pc.String(), func(t *testing.T) {
+			_, url := startRealServer(t, signalr.Options{})
+			c, err := New(url, Options{Transports: pc.tr, Protocol: pc.proto})
+			if err != nil {
+				t.Fatal(err)
+			}
+			messages := make(chan string, 4)
+			canceled := make(chan struct{}, 4)
+			_ = c.On("message", func(s string, n int) { messages <- s + strings.Repeat("!", n) })
+			_ = c.On("Square", func(n int) int { return n * n })
+			_ = c.On("Refuse", func(int) (int, error) { return 0, errors.New("from callback") })
+			_ = c.On("StreamCanceled", func() { canceled <- struct{}{} })
+			ctx := testCtx(t)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Stop(ctx)
+
+			if got, err := Invoke[string](ctx, c, "GetTransport"); err != nil || got != pc.tr.String() {
+				t.Fatalf("GetTransport = %q %v", got, err)
+			}
+			if got, err := Invoke[string](ctx, c, "GetConnectionID"); err != nil || got != c.ConnectionID() || got == "" {
+				t.Fatalf("GetConnectionID = %q (client %q) %v", got, c.ConnectionID(), err)
+			}
+			if got, err := Invoke[string](ctx, c, "echo", "héllo"); err != nil || got != "héllo" {
+				t.Fatalf("Echo = %q %v", got, err)
+			}
+			if got, err := Invoke[int](ctx, c, "Add", 40, 2); err != nil || got != 42 {
+				t.Fatalf("Add = %d %v", got, err)
+			}
+			if raw, err := c.Invoke(ctx, "Void"); err != nil || (raw != nil && !raw.IsNull()) {
+				t.Fatalf("Void = %v %v", raw, err)
+			}
+			_, err = c.Invoke(ctx, "Fail")
+			var he *HubError
+			if !errors.As(err, &he) || he.Message != "An unexpected error occurred invoking 'Fail' on the server. HubException: boom" {
+				t.Fatalf("Fail: %v", err)
+			}
+			_, err = c.Invoke(ctx, "NoSuchMethod")
+			if !errors.As(err, &he) || he.Message != "Failed to invoke 'NoSuchMethod' due to an error on the server. HubException: Method does not exist." {
+				t.Fatalf("NoSuchMethod: %v", err)
+			}
+			if err := c.Send(ctx, "CallMe", "hi", 2); err != nil {
+				t.Fatal(err)
+			}
+			if got := <-messages; got != "hi!!" {
+				t.Fatalf("handler got %q", got)
+			}
+			if got, err := Invoke[string](ctx, c, "ClientResult", "Square", 3); err != nil || got != "xxxxxxxxx" {
+				t.Fatalf("client result = %q %v", got, err)
+			}
+			if got, err := Invoke[string](ctx, c, "ClientResult", "Refuse", 3); err != nil || !strings.HasSuffix(got, "from callback") {
+				t.Fatalf("client result error = %q %v", got, err)
+			}
+			if got, err := Invoke[string](ctx, c, "ClientResult", "Nobody", 3); err != nil || !strings.HasSuffix(got, textNoResult) {
+				t.Fatalf("client result without handler = %q %v", got, err)
+			}
+
+			var items []int
+			for v, err := range Stream[int](ctx, c, "Counter", 4) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				items = append(items, v)
+			}
+			if len(items) != 4 || items[3] != 3 {
+				t.Fatalf("Counter = %v", items)
+			}
+			for v, err := range Stream[string](ctx, c, "Infinite") {
+				if err != nil || v != "tick" {
+					t.Fatalf("Infinite: %q %v", v, err)
+				}
+				break // sends CancelInvocation
+			}
+			select {
+			case <-canceled:
+			case <-ctx.Done():
+				t.Fatal("the server did not see the cancellation")
+			}
+
+			ch := make(chan string, 3)
+			ch <- "a"
+			ch <- "b"
+			ch <- "c"
+			close(ch)
+			if got, err := Invoke[string](ctx, c, "Concat", ch); err != nil || got != "abc" {
+				t.Fatalf("Concat = %q %v", got, err)
+			}
+
+			// Concurrent callers share the connection.
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if got, err := Invoke[int](ctx, c, "Add", i, i); err != nil || got != 2*i {
+						t.Errorf("Add(%d,%d) = %d %v", i, i, got, err)
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+func TestRealServerMessagePackSkipsSSE(t *testing.T) {
+	_, url := startRealServer(t, signalr.Options{Transports: transports.ServerSentEvents | transports.LongPolling})
+	c := startClient(t, url, Options{Protocol: protocol.MessagePack})
+	if got, err := Invoke[string](testCtx(t), c, "GetTransport"); err != nil || got != "LongPolling" {
+		t.Fatalf("transport %q %v", got, err)
+	}
+}
+
+func TestRealServerHeadersAndToken(t *testing.T) {
+	_, url := startRealServer(t, signalr.Options{})
+	for _, tr := range allTransports {
+		c := startClient(t, url, Options{
+			Transports:          tr,
+			Headers:             http.Header{"X-Test": {"yes"}},
+			AccessTokenProvider: func(context.Context) (string, error) { return "tok", nil },
+		})
+		ctx := testCtx(t)
+		for name, want := range map[string]string{"X-Test": "yes", "Authorization": "Bearer tok"} {
+			if got, err := Invoke[string](ctx, c, "GetHeader", name); err != nil || got != want {
+				t.Errorf("%v: header %s = %q %v", tr, name, got, err)
+			}
+		}
+	}
+}
+
+func TestRealServerShutdownReconnects(t *testing.T) {
+	for _, tr := range allTransports {
+		t.Run(tr.String(), func(t *testing.T) {
+			srv, url := startRealServer(t, signalr.Options{})
+			reconnecting := make(chan error, 1)
+			closed := make(chan error, 1)
+			c := startClient(t, url, Options{
+				Transports:     tr,
+				Reconnect:      DelaysReconnectPolicy{0},
+				OnReconnecting: func(err error) { reconnecting <- err },
+				OnClose:        func(err error) { closed <- err },
+			})
+			_ = c
+			// Shutdown sends Close{allowReconnect:true}; the server refuses new
+			// connections, so the single retry fails and the connection closes.
+			ctx := testCtx(t)
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			<-reconnecting
+			if err := <-closed; err == nil {
+				t.Fatal("closed without the failed attempt's error")
+			}
+		})
+	}
+}
+
+func TestRealServerAbortDoesNotReconnect(t *testing.T) {
+	_, url := startRealServer(t, signalr.Options{})
+	closed := make(chan error, 1)
+	c := startClient(t, url, Options{
+		Reconnect:      DefaultReconnectPolicy(),
+		OnReconnecting: func(err error) { t.Errorf("reconnecting after Abort: %v", err) },
+		OnClose:        func(err error) { closed <- err },
+	})
+	_, _ = c.Invoke(testCtx(t), "Abort")
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not closed")
+	}
+	if c.State() != Disconnected {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
+func TestRealServerTimeoutAndKeepAlive(t *testing.T) {
+	// The server pings every 50ms, so a 300ms server timeout never fires; the
+	// client pings often enough for the server's 300ms client timeout.
+	_, url := startRealServer(t, signalr.Options{KeepAliveInterval: 50 * time.Millisecond, ClientTimeoutInterval: 300 * time.Millisecond})
+	closed := make(chan error, 1)
+	c := startClient(t, url, Options{
+		Transports:        transports.WebSockets,
+		KeepAliveInterval: 50 * time.Millisecond,
+		ServerTimeout:     300 * time.Millisecond,
+		OnClose:           func(err error) { closed <- err },
+	})
+	select {
+	case err := <-closed:
+		t.Fatalf("closed: %v", err)
+	case <-time.After(time.Second):
+	}
+	if c.State() != Connected {
+		t.Fatalf("state %v", c.State())
+	}
+}
