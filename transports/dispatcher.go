@@ -90,8 +90,9 @@ func (d *Dispatcher) Close() {
 		c.dispose()
 	}
 	// Let the transports finish first (WebSocket close handshakes
-	// included): cancelling the handlers' context while a close handshake
-	// runs was seen to drop sockets without the close frame.
+	// included), then cancel the handlers' context: coder/websocket drops
+	// the socket when the context of a Write in flight is cancelled, and a
+	// handler's last Send may still be returning.
 	d.reqWG.Wait()
 	d.cancel()
 	d.wg.Wait()
