@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -317,5 +318,112 @@ func TestRealServerTimeoutAndKeepAlive(t *testing.T) {
 	}
 	if c.State() != Connected {
 		t.Fatalf("state %v", c.State())
+	}
+}
+
+func TestRealServerHandshakeRefused(t *testing.T) {
+	_, url := startRealServer(t, signalr.Options{Protocols: []protocol.HubProtocol{protocol.JSON}})
+	c, err := New(url, Options{Protocol: protocol.MessagePack, Transports: transports.WebSockets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(testCtx(t))
+	var he *HandshakeError
+	if !errors.As(err, &he) || err.Error() != "Server returned handshake error: The protocol 'messagepack' is not supported." {
+		t.Fatalf("Start: %v", err)
+	}
+	if c.State() != Disconnected {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
+func TestStopDuringReconnectDelay(t *testing.T) {
+	srv, url := startRealServer(t, signalr.Options{})
+	reconnecting := make(chan struct{}, 1)
+	closed := make(chan error, 1)
+	c := startClient(t, url, Options{
+		Reconnect:      DelaysReconnectPolicy{time.Hour},
+		OnReconnecting: func(error) { reconnecting <- struct{}{} },
+		OnClose:        func(err error) { closed <- err },
+	})
+	ctx := testCtx(t)
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-reconnecting
+	if c.State() != Reconnecting {
+		t.Fatalf("state %v", c.State())
+	}
+	if _, err := c.Invoke(ctx, "Void"); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("invoke while reconnecting: %v", err)
+	}
+	if err := c.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("closed with %v after Stop", err)
+	}
+	if c.State() != Disconnected {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
+func TestStopDuringStart(t *testing.T) {
+	// A server that accepts negotiate but never answers the handshake.
+	hang := make(chan struct{})
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/negotiate") {
+			w.Write([]byte(`{"negotiateVersion":1,"connectionId":"a","connectionToken":"b","availableTransports":[{"transport":"LongPolling","transferFormats":["Text","Binary"]}]}`))
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Query().Get("_") != "" {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			return
+		}
+	}))
+	defer hs.Close()
+	defer close(hang)
+	c, err := New(hs.URL+"/hub", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- c.Start(context.Background()) }()
+	for c.State() != Connecting {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := c.Stop(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-started; err == nil {
+		t.Fatal("Start succeeded although stopped")
+	}
+	if c.State() != Disconnected {
+		t.Fatalf("state %v", c.State())
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	var polls atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/negotiate") {
+			w.Write([]byte(`{"negotiateVersion":1,"connectionId":"a","connectionToken":"b","availableTransports":[{"transport":"LongPolling","transferFormats":["Text","Binary"]}]}`))
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Query().Get("_") != "" && polls.Add(1) > 1 {
+			<-r.Context().Done() // open the connection, then never answer a poll
+		}
+	}))
+	defer hs.Close()
+	c, err := New(hs.URL+"/hub", Options{HandshakeTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(testCtx(t)); err == nil || !strings.Contains(err.Error(), "handshake") {
+		t.Fatalf("Start: %v", err)
 	}
 }
