@@ -16,6 +16,8 @@
 //	loadgen --serve 127.0.0.1:5000 &
 //	loadgen --url http://127.0.0.1:5000/bench --scenario connect -n 10000 --mem-url http://127.0.0.1:5000/debug/memstats
 //	loadgen --url http://127.0.0.1:5001/chathub --hub chat --scenario broadcast --transport sse
+//	loadgen --serve 127.0.0.1:5000 --backplane postgres://... & loadgen --serve 127.0.0.1:5001 --backplane postgres://... &
+//	loadgen --url http://127.0.0.1:5000/bench,http://127.0.0.1:5001/bench -n 1000
 package main
 
 import (
@@ -87,11 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg         loadgen.Config
 		scenario    = fs.String("scenario", "broadcast", "connect, echo, broadcast, group, connection or storm")
 		transport   = fs.String("transport", "ws", "ws, sse or lp")
-		hub         = fs.String("hub", "bench", "hub dialect: bench (the bench hub) or chat (cmd/server's ChatHub)")
+		hub         = fs.String("hub", "bench", "hub: bench (the bench hub) or chat (cmd/server's ChatHub); also what --serve/--self serve")
 		self        = fs.Bool("self", false, "start the bench hub in this process on 127.0.0.1 and target it")
 		selfBase    = fs.Bool("self-baseline", false, "start the raw baseline server in this process and target it")
 		serve       = fs.String("serve", "", "serve the bench hub on `ADDR` (e.g. 127.0.0.1:5000) until interrupted")
 		baseServe   = fs.String("baseline-server", "", "serve the raw WebSocket baseline on `ADDR` until interrupted")
+		backplane   = fs.String("backplane", "", "with --serve/--self: PostgreSQL `DSN` for the npgsql backplane")
 		memURL      = fs.String("mem-url", "", "server memory source for connect/storm: a /debug/memstats URL or a Prometheus /metrics URL")
 		jsonOut     = fs.String("json", "", "write the JSON report to `FILE` (- for stdout)")
 		quiet       = fs.Bool("quiet", false, "no live progress")
@@ -150,7 +153,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if *baseServe != "" {
 			addr, baseline = *baseServe, true
 		}
-		return serveUntilDone(ctx, addr, baseline, logger, stderr)
+		return serveUntilDone(ctx, addr, benchhub.StartOptions{
+			Baseline: baseline, Hub: *hub, Backplane: *backplane, Server: signalr.Options{Logger: logger}}, stderr)
 	}
 
 	cfg.URLs = urls
@@ -176,7 +180,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "loadgen: --url and --self/--self-baseline exclude each other")
 			return exitUsage
 		}
-		srv, err := benchhub.Start("127.0.0.1:0", *selfBase, signalr.Options{Logger: logger})
+		srv, err := benchhub.Start(ctx, "127.0.0.1:0", benchhub.StartOptions{
+			Baseline: *selfBase, Hub: *hub, Backplane: *backplane, Server: signalr.Options{Logger: logger}})
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen: %v\n", err)
 			return exitUsage
@@ -230,14 +235,20 @@ func writeJSON(path string, rep *loadgen.Report, stdout io.Writer) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-func serveUntilDone(ctx context.Context, addr string, baseline bool, logger zerolog.Logger, stderr io.Writer) int {
-	srv, err := benchhub.Start(addr, baseline, signalr.Options{Logger: logger})
+func serveUntilDone(ctx context.Context, addr string, o benchhub.StartOptions, stderr io.Writer) int {
+	srv, err := benchhub.Start(ctx, addr, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return exitUsage
 	}
-	kind := "bench hub (gosignalr hub runtime)"
-	if baseline {
+	kind := o.Hub + " hub (gosignalr hub runtime)"
+	if o.Hub == "" {
+		kind = "bench hub (gosignalr hub runtime)"
+	}
+	if o.Backplane != "" {
+		kind += " with the PostgreSQL backplane"
+	}
+	if o.Baseline {
 		kind = "raw WebSocket baseline"
 	}
 	fmt.Fprintf(stderr, "loadgen: serving the %s at %s (memory: %s)\n", kind, srv.URL, srv.MemStatsURL)

@@ -11,9 +11,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/rs/zerolog"
-
+	"github.com/gosignalr/gosignalr/internal/chat"
 	"github.com/gosignalr/gosignalr/internal/loadgen"
+	"github.com/gosignalr/gosignalr/npgsql"
 	"github.com/gosignalr/gosignalr/signalr"
 	"github.com/gosignalr/gosignalr/signalr/protocol"
 )
@@ -65,17 +65,6 @@ func NewServer(opts signalr.Options) (*signalr.Server, error) {
 	return signalr.NewServer(BenchHub{}, opts)
 }
 
-// Mux serves h at HubPath (with and without a trailing path), plus
-// /debug/memstats (live memory after GC). (No Prometheus /metrics here: the
-// figure needs a forced GC to mean "live memory".)
-func Mux(h http.Handler) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle(HubPath, h)
-	mux.Handle(HubPath+"/", h)
-	mux.Handle("/debug/memstats", loadgen.MemStatsHandler())
-	return mux
-}
-
 // Running is a server listening on loopback.
 type Running struct {
 	// URL is the hub URL, e.g. http://127.0.0.1:41234/bench.
@@ -88,35 +77,84 @@ type Running struct {
 	shutdown func(ctx context.Context) error
 }
 
-// Start serves the bench hub (baseline false) or the raw baseline server
-// (baseline true) on addr ("127.0.0.1:0" for an ephemeral port) until Close.
-func Start(addr string, baseline bool, opts signalr.Options) (*Running, error) {
+// StartOptions choose what Start serves.
+type StartOptions struct {
+	// Baseline serves the raw WebSocket baseline instead of a hub.
+	Baseline bool
+	// Hub is "bench" (default: BenchHub) or "chat" (the ChatServer's hub).
+	Hub string
+	// Backplane, when set, is a PostgreSQL DSN: the hub then uses the
+	// npgsql lifetime manager, so several servers share messages.
+	Backplane string
+	// Server configures the hub runtime; Protocols default to JSON and
+	// MessagePack.
+	Server signalr.Options
+}
+
+// Start serves on addr ("127.0.0.1:0" for an ephemeral port) until Close.
+func Start(ctx context.Context, addr string, o StartOptions) (*Running, error) {
 	var h http.Handler
 	var shutdown func(ctx context.Context) error
-	if baseline {
-		bs := &loadgen.BaselineServer{Logger: opts.Logger}
+	if o.Baseline {
+		bs := &loadgen.BaselineServer{Logger: o.Server.Logger}
 		h, shutdown = bs, bs.Close
 	} else {
-		s, err := NewServer(opts)
+		var hub any
+		switch o.Hub {
+		case "", "bench":
+			hub = BenchHub{}
+		case "chat":
+			hub = &chat.ChatHub{Logger: o.Server.Logger}
+		default:
+			return nil, fmt.Errorf("benchhub: unknown hub %q (bench or chat)", o.Hub)
+		}
+		opts := o.Server
+		if opts.Protocols == nil {
+			opts.Protocols = []protocol.HubProtocol{protocol.JSON, protocol.NewMessagePackProtocol()}
+		}
+		var closeManager func()
+		if o.Backplane != "" {
+			m, err := npgsql.New(ctx, npgsql.Options{ConnectionString: o.Backplane, Logger: o.Server.Logger})
+			if err != nil {
+				return nil, err
+			}
+			opts.LifetimeManager, closeManager = m, m.Close
+		}
+		s, err := signalr.NewServer(hub, opts)
 		if err != nil {
+			if closeManager != nil {
+				closeManager()
+			}
 			return nil, err
 		}
 		h = s
 		shutdown = func(ctx context.Context) error {
 			// Shutdown says goodbye to clients; Close then stops the transports.
-			err := s.Shutdown(ctx)
-			return errors.Join(err, s.Close())
+			err := errors.Join(s.Shutdown(ctx), s.Close())
+			if closeManager != nil {
+				closeManager()
+			}
+			return err
 		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		_ = shutdown(ctx)
 		return nil, fmt.Errorf("benchhub: listen: %w", err)
 	}
+	path := HubPath
+	if o.Hub == "chat" {
+		path = "/chathub"
+	}
 	base := "http://" + ln.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	mux.Handle(path+"/", h)
+	mux.Handle("/debug/memstats", loadgen.MemStatsHandler())
 	r := &Running{
-		URL:         base + HubPath,
+		URL:         base + path,
 		MemStatsURL: base + "/debug/memstats",
-		srv:         &http.Server{Handler: Mux(h), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil},
+		srv:         &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		served:      make(chan error, 1),
 		shutdown:    shutdown,
 	}
@@ -135,6 +173,3 @@ func (r *Running) Close(ctx context.Context) error {
 	}
 	return err
 }
-
-// Silent is a convenience for a server with no logging.
-var Silent = zerolog.Nop()

@@ -7,19 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/gosignalr/gosignalr/internal/loadgen"
-	"github.com/gosignalr/gosignalr/signalr"
 	"github.com/gosignalr/gosignalr/signalr/protocol"
 	"github.com/gosignalr/gosignalr/transports"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
 func startSelf(t *testing.T, baseline bool) *Running {
 	t.Helper()
-	r, err := Start("127.0.0.1:0", baseline, signalr.Options{})
+	return startWith(t, StartOptions{Baseline: baseline})
+}
+
+func startWith(t *testing.T, o StartOptions) *Running {
+	t.Helper()
+	r, err := Start(context.Background(), "127.0.0.1:0", o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,5 +157,34 @@ func TestSmokeBaseline(t *testing.T) {
 			cfg := loadgen.Config{URLs: []string{srv.URL}, Scenario: sc, Connections: 6, Senders: 2, Memory: loadgen.URLMemory(nil, srv.MemStatsURL)}
 			checkCounts(t, cfg, run(t, cfg))
 		})
+	}
+}
+
+// TestSmokeChat drives the ChatServer's hub with the chat dialect.
+func TestSmokeChat(t *testing.T) {
+	srv := startWith(t, StartOptions{Hub: "chat"})
+	for _, tr := range []transports.TransportType{transports.WebSockets, transports.ServerSentEvents} {
+		for _, sc := range []loadgen.Scenario{loadgen.ScenarioConnect, loadgen.ScenarioBroadcast, loadgen.ScenarioGroup, loadgen.ScenarioStorm} {
+			t.Run(fmt.Sprintf("%s/%s", tr, sc), func(t *testing.T) {
+				cfg := loadgen.Config{
+					URLs: []string{srv.URL}, Scenario: sc, Transport: tr, Dialect: loadgen.DialectChat,
+					Connections: 6, GroupSize: 3, Senders: 2,
+				}
+				switch sc {
+				case loadgen.ScenarioStorm:
+					cfg.Rate = 40
+				case loadgen.ScenarioConnect:
+					cfg.Memory = loadgen.URLMemory(nil, srv.MemStatsURL)
+				}
+				rep := run(t, cfg)
+				if sc != loadgen.ScenarioStorm {
+					checkCounts(t, cfg, rep)
+				}
+				// UserConnected and friends arrive too, as non-load messages.
+				if sc == loadgen.ScenarioBroadcast && rep.OtherMessages == 0 {
+					t.Error("no chat notices seen")
+				}
+			})
+		}
 	}
 }

@@ -1,0 +1,31 @@
+package benchhub
+
+import (
+	"testing"
+
+	"github.com/gosignalr/gosignalr/internal/loadgen"
+	"github.com/gosignalr/gosignalr/internal/pgtest"
+)
+
+// TestSmokeBackplane spreads connections over two hub servers that share the
+// PostgreSQL backplane: every message must reach every recipient on both
+// nodes, in order.
+func TestSmokeBackplane(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	dsn := pgtest.DSN(t)
+	a := startWith(t, StartOptions{Backplane: dsn})
+	b := startWith(t, StartOptions{Backplane: dsn})
+	for _, sc := range []loadgen.Scenario{loadgen.ScenarioBroadcast, loadgen.ScenarioGroup, loadgen.ScenarioConnection} {
+		t.Run(string(sc), func(t *testing.T) {
+			cfg := loadgen.Config{
+				URLs: []string{a.URL, b.URL}, Scenario: sc, Connections: 6, GroupSize: 3, Senders: 2,
+			}
+			if sc == loadgen.ScenarioConnection {
+				cfg.Rate = 200
+			}
+			checkCounts(t, cfg, run(t, cfg))
+		})
+	}
+}
