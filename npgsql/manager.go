@@ -50,7 +50,7 @@ type Manager struct {
 	regKey    string
 
 	schemaMu   sync.Mutex
-	schemaDone bool
+	schemaDone atomic.Bool
 
 	ackSeq  atomic.Int32
 	acksMu  sync.Mutex
@@ -197,6 +197,7 @@ func (m *Manager) BindHub(info signalr.HubInfo) error {
 
 	select {
 	case <-lis.listening:
+	case <-m.closing:
 	case <-ctx.Done():
 		m.log.Warn().Msg("npgsql: backplane listener not connected yet; continuing, it keeps retrying")
 	}
@@ -209,9 +210,12 @@ func (m *Manager) withTimeout(ctx context.Context) (context.Context, context.Can
 
 // ensureSchema runs the DDL once per Manager (retried until it succeeds).
 func (m *Manager) ensureSchema(ctx context.Context) error {
+	if m.schemaDone.Load() {
+		return nil
+	}
 	m.schemaMu.Lock()
 	defer m.schemaMu.Unlock()
-	if m.schemaDone {
+	if m.schemaDone.Load() {
 		return nil
 	}
 	ctx, cancel := m.withTimeout(ctx)
@@ -219,7 +223,7 @@ func (m *Manager) ensureSchema(ctx context.Context) error {
 	if err := ensureSchema(ctx, m.pool, m.names, m.opts.Mode); err != nil {
 		return err
 	}
-	m.schemaDone = true
+	m.schemaDone.Store(true)
 	return nil
 }
 
