@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync/atomic"
@@ -93,6 +94,7 @@ type listener struct {
 	reconnects atomic.Int64
 	listening  chan struct{} // closed at the first successful LISTEN
 	lastErr    atomic.Pointer[string]
+	queueUse   atomic.Uint64 // float64 bits: pg_notification_queue_usage() at the last check
 }
 
 func newListener(m *Manager, cfg *pgx.ConnConfig) *listener {
@@ -246,9 +248,16 @@ func (l *listener) sequenceValue(conn *pgx.Conn) (int64, error) {
 	defer cancel()
 	var v int64
 	var called bool
-	err := conn.QueryRow(ctx, `SELECT last_value, is_called FROM `+l.m.names.sequence).Scan(&v, &called)
+	var use float64
+	err := conn.QueryRow(ctx, `SELECT last_value, is_called, pg_notification_queue_usage() FROM `+l.m.names.sequence).Scan(&v, &called, &use)
 	if err != nil {
 		return 0, fmt.Errorf("npgsql: read %s: %w", l.m.names.sequence, err)
+	}
+	l.queueUse.Store(math.Float64bits(use))
+	if use >= 0.5 {
+		// PostgreSQL fails NOTIFYing commits when the queue is full; a
+		// listener stuck in a long transaction keeps it from draining.
+		l.m.log.Warn().Float64("usage", use).Msg("npgsql: PostgreSQL notification queue is half full or more")
 	}
 	if !called {
 		v--

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"reflect"
 	"strings"
@@ -275,6 +276,9 @@ type Status struct {
 	LastNotification  time.Time // zero if none yet
 	Reconnects        int64     // listener reconnects since start
 	LastError         string    // the listener's last connection error
+	// NotifyQueueUsage is pg_notification_queue_usage() (0…1) at the
+	// listener's last health check; NOTIFY fails when it reaches 1.
+	NotifyQueueUsage float64
 }
 
 // Status returns the current Status.
@@ -295,6 +299,7 @@ func (m *Manager) Status() Status {
 	if e := lis.lastErr.Load(); e != nil {
 		s.LastError = *e
 	}
+	s.NotifyQueueUsage = math.Float64frombits(lis.queueUse.Load())
 	return s
 }
 
