@@ -46,6 +46,22 @@ func newDispatcher(h *ConnectionHandler, c *HubConnection) *dispatcher {
 // wait waits for every invocation and stream of the connection to return.
 func (d *dispatcher) wait() { d.wg.Wait() }
 
+// closeUploads ends every open upload stream once reading has stopped, so
+// hub methods ranging over them return. Only the read loop sends on these
+// channels, and it has returned.
+func (d *dispatcher) closeUploads() {
+	d.mu.Lock()
+	ups := d.uploads
+	d.uploads = nil
+	for _, u := range ups {
+		u.err = "The connection was closed before the stream completed."
+	}
+	d.mu.Unlock()
+	for _, u := range ups {
+		u.ch.Close()
+	}
+}
+
 func (d *dispatcher) dispatch(msg protocol.HubMessage) {
 	switch m := msg.(type) {
 	case *protocol.Invocation:

@@ -237,6 +237,7 @@ func (h *ConnectionHandler) run(c *HubConnection, rest []byte) {
 
 	d := newDispatcher(h, c)
 	reason, allowReconnect := d.readLoop(rest)
+	d.closeUploads()
 	h.end(c, reason, allowReconnect)
 	d.wait()
 

@@ -45,7 +45,10 @@ func (h *testHub) OnConnected(ctx *Context) error {
 }
 
 func (h *testHub) OnDisconnected(ctx *Context, err error) error {
-	h.disconnected <- err
+	select {
+	case h.disconnected <- err:
+	default: // nobody reads (fuzzing): drop
+	}
 	return nil
 }
 
@@ -72,7 +75,11 @@ func (h *testHub) GetItem(ctx *Context) string {
 }
 
 func (h *testHub) Block(ctx *Context, name string) string {
-	h.started <- name
+	select {
+	case h.started <- name:
+	case <-ctx.Done():
+		return name
+	}
 	select {
 	case <-h.release:
 	case <-ctx.Done():
@@ -80,12 +87,16 @@ func (h *testHub) Block(ctx *Context, name string) string {
 	return name
 }
 
-func (h *testHub) Stream(n int) <-chan int {
+func (h *testHub) Stream(ctx *Context, n int) <-chan int {
 	ch := make(chan int)
 	go func() {
 		defer close(ch)
 		for i := range n {
-			ch <- i
+			select {
+			case ch <- i:
+			case <-ctx.Done(): // cancelled or disconnected: stop producing
+				return
+			}
 		}
 	}()
 	return ch
@@ -117,7 +128,10 @@ func (h *testHub) StreamThrow() (<-chan int, error) { return nil, invalidOp{"An 
 func (h *testHub) InfiniteStream(ctx *Context) iter.Seq[int] {
 	return func(yield func(int) bool) {
 		<-ctx.Done()
-		h.started <- "canceled"
+		select {
+		case h.started <- "canceled":
+		default: // nobody listening (fuzzing)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gosignalr/gosignalr/signalr/protocol"
+	"github.com/gosignalr/gosignalr/transports"
 )
 
 // Defaults of Options, matching ASP.NET Core's HubOptions.
@@ -32,6 +33,13 @@ type Options struct {
 	// Protocols are the hub protocols clients may pick at handshake.
 	// Default: DefaultProtocols().
 	Protocols []protocol.HubProtocol
+	// Transports is the set of enabled transports. Default: all of them.
+	// When set, it overrides TransportOptions.Transports.
+	Transports transports.TransportType
+	// TransportOptions configure negotiate and the transports (origin
+	// patterns, poll and disconnect timeouts, body limits...). Its Logger is
+	// replaced by Logger.
+	TransportOptions transports.Options
 	// LifetimeManager routes messages. Default: NewDefaultHubLifetimeManager().
 	LifetimeManager HubLifetimeManager
 	// KeepAliveInterval: a Ping is sent after this much outbound silence.
