@@ -244,4 +244,3 @@ func encodeJSON(t *testing.T, m protocol.HubMessage) []byte {
 	}
 	return b
 }
-

@@ -52,20 +52,22 @@ func (h *testHub) OnDisconnected(ctx *Context, err error) error {
 	return nil
 }
 
-func (h *testHub) Echo(s string) string                    { return s }
+func (h *testHub) Echo(s string) string                     { return s }
 func (h *testHub) Add(a, b int) int                         { return a + b }
 func (h *testHub) Void()                                    {}
 func (h *testHub) EchoObject(o complexObject) complexObject { return o }
 func (h *testHub) ThrowException(msg string) error          { return invalidOp{msg} }
 func (h *testHub) PlainError() error                        { return errors.New("plain failure") }
-func (h *testHub) WrappedHubError() (int, error)            { return 0, fmt.Errorf("ctx: %w", NewHubError("bad %d", 7)) }
-func (h *testHub) Panic() string                            { panic("oops") }
-func (h *testHub) ConnectionID(ctx *Context) string         { return ctx.ConnectionID() }
-func (h *testHub) Header(ctx *Context, name string) string  { return ctx.Request().Header.Get(name) }
-func (h *testHub) Transport(ctx *Context) string            { return ctx.Transport().String() }
-func (h *testHub) UserID(ctx *Context) string               { return ctx.UserIdentifier() }
-func (h *testHub) Abort(ctx *Context)                       { ctx.Abort() }
-func (h *testHub) Raw(v protocol.RawValue) string           { return fmt.Sprint(v) }
+func (h *testHub) WrappedHubError() (int, error) {
+	return 0, fmt.Errorf("ctx: %w", NewHubError("bad %d", 7))
+}
+func (h *testHub) Panic() string                           { panic("oops") }
+func (h *testHub) ConnectionID(ctx *Context) string        { return ctx.ConnectionID() }
+func (h *testHub) Header(ctx *Context, name string) string { return ctx.Request().Header.Get(name) }
+func (h *testHub) Transport(ctx *Context) string           { return ctx.Transport().String() }
+func (h *testHub) UserID(ctx *Context) string              { return ctx.UserIdentifier() }
+func (h *testHub) Abort(ctx *Context)                      { ctx.Abort() }
+func (h *testHub) Raw(v protocol.RawValue) string          { return fmt.Sprint(v) }
 
 func (h *testHub) SetItem(ctx *Context, v string) { ctx.Items().Store("k", v) }
 func (h *testHub) GetItem(ctx *Context) string {
