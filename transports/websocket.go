@@ -1,8 +1,10 @@
 package transports
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -37,7 +39,8 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !d.claim(w, c, WebSockets) {
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackRecorder{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		OriginPatterns:     d.opts.OriginPatterns,
 		InsecureSkipVerify: d.opts.InsecureSkipVerify,
 	})
@@ -58,7 +61,7 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c.activateLocked()
 	c.mu.Unlock()
 	if !d.startHandler(c) {
-		_ = ws.Close(websocket.StatusGoingAway, "")
+		_ = ws.CloseNow() // shutting down
 		c.dispose()
 		return
 	}
@@ -82,10 +85,20 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		if closeErr != nil {
 			code = websocket.StatusInternalError
 		}
-		// Cancelling the reader's context drops the socket, which bounds
-		// the close handshake by our own timeout.
-		t := time.AfterFunc(d.opts.WebSocketCloseTimeout, cancelRead)
-		_ = ws.Close(code, "")
+		// coder/websocket bounds each close step by 5 s of its own; we drop
+		// the socket when our timeout expires first.
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			_ = ws.Close(code, "")
+		}()
+		t := time.NewTimer(d.opts.WebSocketCloseTimeout)
+		select {
+		case <-closed:
+		case <-t.C:
+			_ = hw.conn.Close()
+			<-closed
+		}
 		t.Stop()
 	}
 	cancelRead()
@@ -133,4 +146,17 @@ func (c *connection) sendWebSocket(ctx context.Context, p []byte) error {
 		return err
 	}
 	return nil
+}
+
+// hijackRecorder keeps the connection websocket.Accept hijacks, so the close
+// timeout can drop it whatever state the close handshake is in.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = conn
+	return conn, rw, err
 }
