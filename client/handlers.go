@@ -172,6 +172,10 @@ func (c *HubConnection) invokeHandlers(s *session, inv *protocol.Invocation) {
 	default:
 		comp.HasResult, comp.Result = true, result
 	}
+	if _, err := s.proto.AppendMessage(nil, comp); err != nil {
+		// The result cannot be encoded: the server must still get an answer.
+		comp = &protocol.Completion{InvocationID: inv.InvocationID, Error: "Client failed to encode its result: " + err.Error()}
+	}
 	if err := s.sendMessage(context.Background(), comp); err != nil {
 		c.log.Debug().Err(err).Str("invocationId", inv.InvocationID).Msg("client result not sent")
 	}

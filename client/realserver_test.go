@@ -80,7 +80,7 @@ func (testHub) Concat(ch <-chan string) string {
 func (testHub) Abort(ctx *signalr.Context) { ctx.Abort() }
 
 // startRealServer serves testHub on a loopback httptest server.
-func startRealServer(t *testing.T, opts signalr.Options) (*signalr.Server, string) {
+func startRealServer(t testing.TB, opts signalr.Options) (*signalr.Server, string) {
 	t.Helper()
 	if opts.MaximumParallelInvocationsPerClient == 0 {
 		opts.MaximumParallelInvocationsPerClient = 4 // client results from inside hub methods

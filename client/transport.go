@@ -130,8 +130,9 @@ func (t *wsTransport) send(ctx context.Context, p []byte) error {
 	return t.current().Write(ctx, typ, p)
 }
 
-// errUncleanClose marks a WebSocket that ended without a close frame: the
-// case stateful reconnect resumes.
+// wsClosedError is a WebSocket that ended other than by a normal close, with
+// the JS client's text. code < 0 means no close frame arrived (an unclean
+// close), the case stateful reconnect resumes; Unwrap gives the cause.
 type wsClosedError struct {
 	code   websocket.StatusCode
 	reason string
@@ -139,8 +140,8 @@ type wsClosedError struct {
 }
 
 func (e *wsClosedError) Error() string {
-	if e.code < 0 {
-		return fmt.Sprintf("WebSocket closed with status code: 1006 (%v).", e.err)
+	if e.code < 0 { // no close frame: what browsers report as 1006
+		return "WebSocket closed with status code: 1006 (no reason given)."
 	}
 	reason := e.reason
 	if reason == "" {
