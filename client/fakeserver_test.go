@@ -23,7 +23,7 @@ import (
 // stateful-reconnect replays, abrupt drops, odd negotiate answers. It speaks
 // JSON over WebSockets, SSE and Long Polling.
 type fakeServer struct {
-	t          *testing.T
+	t          testing.TB
 	srv        *httptest.Server
 	transports []string // advertised, in order
 	stateful   bool     // honour useStatefulReconnect
@@ -70,7 +70,7 @@ type fakeConn struct {
 	holdWrites bool
 }
 
-func newFakeServer(t *testing.T) *fakeServer {
+func newFakeServer(t testing.TB) *fakeServer {
 	fs := &fakeServer{t: t, transports: []string{"WebSockets", "ServerSentEvents", "LongPolling"}, conns: map[string]*fakeConn{}}
 	fs.srv = httptest.NewServer(fs)
 	t.Cleanup(fs.close)
