@@ -14,10 +14,14 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/gosignalr/gosignalr/internal/pgtest"
 )
 
+// TestMain checks for leaked goroutines and stops the PostgreSQL server
+// that the backplane browser test may have started.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(pgtest.WithServer(m))
 }
 
 func mustNew(t *testing.T, opts Options) *UI {
