@@ -43,9 +43,15 @@ type BaselineServer struct {
 type baseConn struct {
 	ws     *websocket.Conn
 	typ    websocket.MessageType
-	queue  chan []byte
 	ctx    context.Context
 	cancel context.CancelFunc
+	limit  int
+
+	// The queue is a slice that is nil while idle, so an idle connection
+	// costs no queue memory (a buffered channel would hold its capacity).
+	mu      sync.Mutex
+	pending [][]byte
+	wake    chan struct{} // capacity 1: "pending is not empty"
 }
 
 var (
@@ -143,11 +149,11 @@ func (s *BaselineServer) serve(ctx context.Context, ws *websocket.Conn) {
 	if size <= 0 {
 		size = 1024
 	}
-	c := &baseConn{ws: ws, typ: typ, queue: make(chan []byte, size), ctx: ctx, cancel: cancel}
+	c := &baseConn{ws: ws, typ: typ, ctx: ctx, cancel: cancel, limit: size, wake: make(chan struct{}, 1)}
 	// The handshake response goes first through the queue, and the
 	// connection is registered before it is written: a client that has its
 	// response is sure to get every later broadcast.
-	c.queue <- []byte("{}\x1e")
+	s.enqueue(c, []byte("{}\x1e"))
 	if !s.add(c) {
 		ws.Close(websocket.StatusGoingAway, "")
 		return
@@ -195,29 +201,36 @@ func (s *BaselineServer) serve(ctx context.Context, ws *websocket.Conn) {
 func (s *BaselineServer) writeLoop(c *baseConn) {
 	var batch []byte
 	for {
-		var p []byte
 		select {
-		case p = <-c.queue:
+		case <-c.wake:
 		case <-c.ctx.Done():
 			return
 		}
-		// Batch whatever else is already queued into the same frame.
-		if len(c.queue) > 0 {
-			batch = append(batch[:0], p...)
-		drain:
-			for len(batch) < 64<<10 {
-				select {
-				case q := <-c.queue:
-					batch = append(batch, q...)
-				default:
-					break drain
+		c.mu.Lock()
+		msgs := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		// Everything queued goes out in as few frames as possible (64 KiB
+		// at most per frame); records are never split.
+		for len(msgs) > 0 {
+			p := msgs[0]
+			n := 1
+			if len(msgs) > 1 {
+				batch = append(batch[:0], p...)
+				for n < len(msgs) && len(batch)+len(msgs[n]) <= 64<<10 {
+					batch = append(batch, msgs[n]...)
+					n++
 				}
+				p = batch
 			}
-			p = batch
+			if err := c.ws.Write(c.ctx, c.typ, p); err != nil {
+				c.cancel()
+				return
+			}
+			msgs = msgs[n:]
 		}
-		if err := c.ws.Write(c.ctx, c.typ, p); err != nil {
-			c.cancel()
-			return
+		if len(c.wake) == 0 {
+			batch = nil // idle: hold no buffer
 		}
 	}
 }
@@ -233,12 +246,19 @@ func (s *BaselineServer) fanOut(p []byte) {
 }
 
 func (s *BaselineServer) enqueue(c *baseConn, p []byte) {
-	select {
-	case c.queue <- p:
-	default:
+	c.mu.Lock()
+	if len(c.pending) >= c.limit {
+		c.mu.Unlock()
 		// Slow consumer: drop the connection rather than block everyone.
 		s.Logger.Warn().Msg("baseline: slow consumer dropped")
 		c.cancel()
+		return
+	}
+	c.pending = append(c.pending, p)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 

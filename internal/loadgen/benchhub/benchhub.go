@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/gosignalr/gosignalr/internal/chat"
@@ -151,6 +152,9 @@ func Start(ctx context.Context, addr string, o StartOptions) (*Running, error) {
 	mux.Handle(path, h)
 	mux.Handle(path+"/", h)
 	mux.Handle("/debug/memstats", loadgen.MemStatsHandler())
+	// Profiles of the server under load (heap, CPU, goroutines).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	r := &Running{
 		URL:         base + path,
 		MemStatsURL: base + "/debug/memstats",

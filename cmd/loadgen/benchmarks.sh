@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md. Run from the repository root:
+#
+#   cmd/loadgen/benchmarks.sh [outdir]         (default outdir: /tmp/gosignalr-bench)
+#
+# Servers run as separate processes on 127.0.0.1 (each run gets a fresh one,
+# so memory figures start from a clean heap); the load generator is another
+# process on the same machine. Every run writes its JSON report to outdir and
+# its summary table to outdir/summary.txt. Set PGDSN to a PostgreSQL DSN to
+# also run the two-node backplane rows.
+set -euo pipefail
+
+out=${1:-/tmp/gosignalr-bench}
+mkdir -p "$out"
+LG="$out/loadgen"
+go build -o "$LG" ./cmd/loadgen
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+: >"$out/summary.txt"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
+trap cleanup EXIT
+
+# serve NAME PORT MODE [ARGS...] : start a server process (MODE is --serve or
+# --baseline-server) and wait until it answers.
+serve() {
+	local name=$1 port=$2 mode=$3
+	shift 3
+	"$LG" "$mode" 127.0.0.1:"$port" "$@" 2>"$out/server-$name.log" &
+	pids+=($!)
+	for _ in $(seq 50); do
+		curl -fsS -o /dev/null "http://127.0.0.1:$port/debug/memstats" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "server $name did not start" >&2
+	return 1
+}
+
+# run NAME ARGS... : one load run, report to $out/NAME.json, table to summary.
+run() {
+	local name=$1
+	shift
+	echo "== $name: loadgen $*" | tee -a "$out/summary.txt"
+	"$LG" "$@" --quiet --json "$out/$name.json" | tee -a "$out/summary.txt" || echo "(run $name failed: exit $?)" | tee -a "$out/summary.txt"
+	echo | tee -a "$out/summary.txt"
+}
+
+H=http://127.0.0.1:5100/bench
+B=http://127.0.0.1:5101/bench
+D=${DURATION:-10s}
+
+# Echo: invocations with results, closed loop on 100 connections.
+serve hub 5100 --serve
+run echo-ws-100 --url $H --scenario echo -n 100 --duration "$D"
+run echo-ws-1 --url $H --scenario echo -n 1 --duration "$D"
+cleanup
+
+# Broadcast throughput with 1,000 WebSocket clients: closed loop (4 senders,
+# 8 in flight each), hub runtime vs the raw baseline, 64-byte payloads.
+serve hub 5100 --serve
+run broadcast-hub-1000 --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+cleanup
+serve baseline 5101 --baseline-server
+run broadcast-baseline-1000 --url $B --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+cleanup
+
+# Broadcast latency at a fixed rate: 50 msg/s to 1,000 clients = 50,000 deliveries/s.
+serve hub 5100 --serve
+run broadcast-hub-1000-rate50 --url $H --scenario broadcast -n 1000 --rate 50 --duration "$D"
+cleanup
+serve baseline 5101 --baseline-server
+run broadcast-baseline-1000-rate50 --url $B --scenario broadcast -n 1000 --rate 50 --duration "$D"
+cleanup
+
+# Groups of 10 and sends to single connections, 1,000 clients.
+serve hub 5100 --serve
+run group-hub-1000 --url $H --scenario group -n 1000 --group-size 10 --rate 2000 --duration "$D"
+run connection-hub-1000 --url $H --scenario connection -n 1000 --rate 5000 --duration "$D"
+cleanup
+
+# Other transports, 100 clients, broadcast closed loop.
+serve hub 5100 --serve
+run broadcast-sse-100 --url $H --scenario broadcast -n 100 --senders 2 --transport sse --duration "$D"
+run broadcast-lp-100 --url $H --scenario broadcast -n 100 --senders 2 --transport lp --duration "$D"
+run broadcast-msgpack-1000 --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --protocol messagepack --duration "$D"
+cleanup
+
+# Memory per idle WebSocket connection at 10,000 connections (fresh server).
+serve hub 5100 --serve
+run connect-hub-10000 --url $H --scenario connect -n 10000 --ramp 2000 --duration 5s --mem-url http://127.0.0.1:5100/debug/memstats
+cleanup
+serve baseline 5101 --baseline-server
+run connect-baseline-10000 --url $B --scenario connect -n 10000 --ramp 2000 --duration 5s --mem-url http://127.0.0.1:5101/debug/memstats
+cleanup
+
+# Connect/disconnect churn next to 1,000 idle connections.
+serve hub 5100 --serve
+run storm-hub --url $H --scenario storm -n 1000 --rate 200 --duration "$D"
+cleanup
+
+# Backplane: two hub servers sharing PostgreSQL, clients spread round-robin.
+if [[ -n "${PGDSN:-}" ]]; then
+	serve node1 5100 --serve --backplane "$PGDSN"
+	serve node2 5102 --serve --backplane "$PGDSN"
+	N2=http://127.0.0.1:5102/bench
+	run backplane-broadcast-1000 --url $H,$N2 --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+	run backplane-broadcast-1000-rate50 --url $H,$N2 --scenario broadcast -n 1000 --rate 50 --duration "$D"
+	run backplane-group-1000 --url $H,$N2 --scenario group -n 1000 --group-size 10 --rate 500 --duration "$D"
+	run backplane-connection-1000 --url $H,$N2 --scenario connection -n 1000 --rate 500 --duration "$D"
+	cleanup
+fi
+
+echo "reports in $out; summary in $out/summary.txt"
