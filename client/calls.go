@@ -131,14 +131,18 @@ func (c *HubConnection) Send(ctx context.Context, method string, args ...any) er
 	if err := s.sendMessage(ctx, &protocol.Invocation{Target: method, Arguments: args, StreamIDs: streamIDs}); err != nil {
 		return err
 	}
-	s.launchUploads(ctx, ups)
+	// Send returns before the uploads end, so they live as long as the
+	// connection (or until their channels close), not as long as ctx.
+	s.launchUploads(s.ctx, ups)
 	return nil
 }
 
 // Stream calls a streaming hub method and yields its items. The invocation is
 // sent when iteration starts (each iteration starts a new one). Stopping the
 // iteration early or cancelling ctx sends CancelInvocation to the server. A
-// failure ends the sequence with a non-nil error.
+// failure ends the sequence with a non-nil error. Items the server sends
+// faster than the loop consumes them are buffered (the reader never waits
+// for a consumer, so a loop body may itself call Invoke).
 func (c *HubConnection) Stream(ctx context.Context, method string, args ...any) iter.Seq2[protocol.RawValue, error] {
 	return func(yield func(protocol.RawValue, error) bool) {
 		s, err := c.active()

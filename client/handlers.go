@@ -32,7 +32,8 @@ var (
 // Completion's error text. Several handlers may share a target; they run in
 // registration order. Handlers run one at a time on the connection's
 // dispatch goroutine, in the order the calls arrived; a handler may call
-// Invoke, Send or Stream.
+// Invoke, Send or Stream, but must not wait for Stop (Stop waits for the
+// running handler): call Stop from a new goroutine instead.
 func (c *HubConnection) On(target string, fn any) error {
 	h, err := newHandler(fn)
 	if err != nil {

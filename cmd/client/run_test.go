@@ -335,3 +335,22 @@ func TestDefaultName(t *testing.T) {
 		t.Fatalf("-h: %v", err)
 	}
 }
+
+func TestPrinterOnTerminal(t *testing.T) {
+	var b bytes.Buffer
+	p := &printer{w: &b, tty: true}
+	p.prompt()
+	p.line("[ALL] a: b")
+	p.final("[SYSTEM] Connection closed. ")
+	want := "\r\033[K> " + "\r\033[K[ALL] a: b\n> " + "\r\033[K[SYSTEM] Connection closed.\n"
+	if b.String() != want {
+		t.Fatalf("terminal output %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	p = &printer{w: &b}
+	p.prompt()
+	p.line("x")
+	if b.String() != "x\n" {
+		t.Fatalf("pipe output %q", b.String())
+	}
+}
