@@ -127,7 +127,7 @@ var (
 	onceScenarios = []string{
 		"redirect-and-reconnect", "skip-negotiation", "skip-negotiation-reconnect",
 		"no-websockets-json-picks-sse", "no-websockets-messagepack-picks-long-polling",
-		"case-insensitive-route", "bad-negotiate", "raw-websocket-echo",
+		"case-insensitive-route", "bad-negotiate", "long-polling-stop-ends-poll", "raw-websocket-echo",
 	}
 )
 
