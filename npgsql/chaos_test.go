@@ -144,7 +144,7 @@ func TestChaosListenerTerminated(t *testing.T) {
 				}
 			}
 			kills := 0
-			chaosRun(t, dsn, opts, 6, 50, func(stop <-chan struct{}) {
+			chaosRun(t, dsn, opts, 6, 30, func(stop <-chan struct{}) {
 				for {
 					select {
 					case <-stop:
@@ -171,7 +171,7 @@ func TestChaosListenerTerminated(t *testing.T) {
 func TestChaosPostgresRestart(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	opts := fastOptions(dsn)
-	ms := chaosRun(t, dsn, opts, 4, 40, func(stop <-chan struct{}) {
+	ms := chaosRun(t, dsn, opts, 4, 30, func(stop <-chan struct{}) {
 		for range 2 {
 			select {
 			case <-stop:
@@ -219,7 +219,7 @@ func TestRetention(t *testing.T) {
 	ctx := context.Background()
 	ack, _ := AppendPayload(nil, &Payload{Type: TypeAck, ID: 1, ServerName: "x"})
 	if _, err := db.Exec(ctx, `INSERT INTO "SignalR"."ChatHub_Messages" ("Payload", "InsertedOn")
-		SELECT $1, LOCALTIMESTAMP - interval '2 hours' FROM generate_series(1, 25000)`, ack); err != nil {
+		SELECT $1, LOCALTIMESTAMP - interval '2 hours' FROM generate_series(1, 12000)`, ack); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.SendAll(ctx, "Fresh", nil); err != nil {

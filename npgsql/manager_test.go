@@ -471,7 +471,7 @@ func TestConcurrentPublishersKeepOrder(t *testing.T) {
 			opts := fastOptions(pgtest.DSN(t))
 			opts.MaxBatchSize = batch
 			cl := newCluster(t, opts)
-			const pubs, per = 20, 25
+			const pubs, per = 12, 20
 			var wg sync.WaitGroup
 			for p := range pubs {
 				wg.Add(1)
