@@ -245,3 +245,28 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRequest(f *testing.F) {
+	f.Add("negotiateVersion=1&useStatefulReconnect=true", 0)
+	f.Add("NegotiateVersion=abc", 1)
+	f.Add("negotiateversion=-5&NEGOTIATEVERSION=2", 0)
+	f.Fuzz(func(t *testing.T, query string, minVersion int) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		req, err := ParseRequest(q, minVersion)
+		if err != nil {
+			var ve *VersionError
+			if !errors.As(err, &ve) {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		// Like ASP.NET Core: at least the minimum (even a negative one),
+		// at most MaxVersion.
+		if req.Version > MaxVersion || req.Version < min(minVersion, MaxVersion) {
+			t.Fatalf("version %d selected (min %d)", req.Version, minVersion)
+		}
+	})
+}

@@ -179,3 +179,35 @@ func TestSendAfterEnd(t *testing.T) {
 		t.Fatal("handler did not run")
 	}
 }
+
+// FuzzSSEEvent checks the framing invariants EventSource relies on: one
+// "data: " line per input line, every line feed part of "\r\n", and a blank
+// line ending the event.
+func FuzzSSEEvent(f *testing.F) {
+	f.Add([]byte("{\"type\":1}\x1e"))
+	f.Add([]byte("a\r\nb\n\r\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, p []byte) {
+		out := string(appendSSEEvent(nil, p))
+		if !strings.HasSuffix(out, "\r\n") {
+			t.Fatalf("%q does not end the event", out)
+		}
+		body := strings.TrimSuffix(out, "\r\n")
+		lines := 0
+		if body != "" {
+			for _, l := range strings.Split(strings.TrimSuffix(body, "\r\n"), "\r\n") {
+				if !strings.HasPrefix(l, "data: ") || strings.Contains(l, "\n") {
+					t.Fatalf("bad line %q in %q", l, out)
+				}
+				lines++
+			}
+		}
+		want := 0
+		if len(p) > 0 {
+			want = strings.Count(string(p), "\n") + 1
+		}
+		if lines != want {
+			t.Fatalf("%d data lines for %q, want %d", lines, p, want)
+		}
+	})
+}
