@@ -36,6 +36,39 @@ var transportsUnderTest = []transports.TransportType{
 	transports.LongPolling,
 }
 
+// variant is one transport and hub protocol combination a scenario runs in.
+type variant struct {
+	transport transports.TransportType
+	protocol  string // "json" or "messagepack"
+}
+
+func (v variant) String() string {
+	if v.protocol == "json" {
+		return v.transport.String()
+	}
+	return v.transport.String() + "-" + v.protocol
+}
+
+// variants are every transport with JSON, plus MessagePack over the
+// transports that carry binary (not SSE) once the runtime offers it.
+func variants() []variant {
+	var out []variant
+	for _, tr := range transportsUnderTest {
+		out = append(out, variant{tr, "json"})
+	}
+	for _, p := range signalr.DefaultProtocols() {
+		if p.Name() != "messagepack" {
+			continue
+		}
+		for _, tr := range transportsUnderTest {
+			if tr != transports.ServerSentEvents {
+				out = append(out, variant{tr, "messagepack"})
+			}
+		}
+	}
+	return out
+}
+
 // onlyOn limits a scenario to some transports (where the client itself
 // supports nothing else).
 var onlyOn = map[string]transports.TransportType{
@@ -88,25 +121,29 @@ func scenarios(t *testing.T, script string) []string {
 	return names
 }
 
-// runScenarios runs every scenario of script over every transport, each as
-// its own node process and subtest (transport/scenario). envFor is called
-// once per transport, inside its subtest (so it may start servers just for
-// that transport); its variables are passed to every run. Transports run in
-// parallel.
+// runScenarios runs every scenario of script in every variant (transport and
+// protocol), each as its own node process and subtest (variant/scenario).
+// envFor is called once per variant, inside its subtest (so it may start
+// servers just for that variant); its variables are passed to every run.
+// Variants run in parallel.
 func runScenarios(t *testing.T, script string, envFor func(t *testing.T, tr transports.TransportType) map[string]string) {
 	names := scenarios(t, script)
-	for _, tr := range transportsUnderTest {
-		t.Run(tr.String(), func(t *testing.T) {
+	for _, v := range variants() {
+		t.Run(v.String(), func(t *testing.T) {
 			t.Parallel()
-			env := envFor(t, tr)
+			env := envFor(t, v.transport)
 			for _, name := range names {
-				if only, ok := onlyOn[name]; ok && !only.Has(tr) {
+				if only, ok := onlyOn[name]; ok && !only.Has(v.transport) {
 					continue
 				}
 				t.Run(name, func(t *testing.T) {
-					e := map[string]string{"SIGNALR_TRANSPORT": tr.String(), "SIGNALR_SCENARIO": name}
-					for k, v := range env {
-						e[k] = v
+					e := map[string]string{
+						"SIGNALR_TRANSPORT": v.transport.String(),
+						"SIGNALR_PROTOCOL":  v.protocol,
+						"SIGNALR_SCENARIO":  name,
+					}
+					for k, val := range env {
+						e[k] = val
 					}
 					RunScript(t, script, e)
 				})
@@ -115,23 +152,21 @@ func runScenarios(t *testing.T, script string, envFor func(t *testing.T, tr tran
 	}
 }
 
-// sameEnv is an envFor for scenarios that can share servers across transports.
-func sameEnv(env map[string]string) func(*testing.T, transports.TransportType) map[string]string {
-	return func(*testing.T, transports.TransportType) map[string]string { return env }
-}
-
 func TestRPC(t *testing.T) {
-	detailed := startHub(t, signalr.Options{EnableDetailedErrors: true})
-	plain := startHub(t, signalr.Options{})
-	runScenarios(t, "scenarios/rpc.cjs", sameEnv(map[string]string{
-		"SIGNALR_URL":       detailed,
-		"SIGNALR_URL_PLAIN": plain,
-	}))
+	runScenarios(t, "scenarios/rpc.cjs", func(t *testing.T, _ transports.TransportType) map[string]string {
+		return map[string]string{
+			"SIGNALR_URL":       startHub(t, signalr.Options{EnableDetailedErrors: true}),
+			"SIGNALR_URL_PLAIN": startHub(t, signalr.Options{}),
+		}
+	})
 }
 
+// TestClients gives every transport its own server: broadcasts of one
+// transport's scenario must not reach the clients of another.
 func TestClients(t *testing.T) {
-	url := startHub(t, signalr.Options{UserIdentifier: userFromQuery})
-	runScenarios(t, "scenarios/clients.cjs", sameEnv(map[string]string{"SIGNALR_URL": url}))
+	runScenarios(t, "scenarios/clients.cjs", func(t *testing.T, _ transports.TransportType) map[string]string {
+		return map[string]string{"SIGNALR_URL": startHub(t, signalr.Options{UserIdentifier: userFromQuery})}
+	})
 }
 
 // TestLifecycle gives every transport its own servers: a restart must not
@@ -139,7 +174,7 @@ func TestClients(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	// Short, but with room for a loaded machine: keep-alive is proven by
 	// idling for twice the timeouts.
-	const keepAlive, clientTimeout = 100 * time.Millisecond, 1500 * time.Millisecond
+	const keepAlive, clientTimeout = 100 * time.Millisecond, 3000 * time.Millisecond
 	fast := signalr.Options{KeepAliveInterval: keepAlive, ClientTimeoutInterval: clientTimeout, EnableDetailedErrors: true}
 	runScenarios(t, "scenarios/lifecycle.cjs", func(t *testing.T, _ transports.TransportType) map[string]string {
 		rs := newRestartable(t, func() (*signalr.Server, error) { return signalr.NewServer(testHub{}, fast) })

@@ -7,7 +7,7 @@
 //   SIGNALR_PROTOCOL   json | messagepack (default json)
 //   SIGNALR_SCENARIO   run only the scenario with this name (default: all)
 //   SIGNALR_LOG_LEVEL  client log level name (default Warning)
-//   SIGNALR_TIMEOUT_MS per-scenario deadline (default 15000)
+//   SIGNALR_TIMEOUT_MS per-scenario deadline (default 45000)
 //   SIGNALR_LIST       if set, print the scenario names as a JSON array and exit
 //   SIGNALR_KEEPALIVE_MS, SIGNALR_SERVER_TIMEOUT_MS
 //                      client keep-alive interval and server timeout of every
@@ -21,7 +21,8 @@
 const signalR = require('@microsoft/signalr');
 const assert = require('node:assert/strict');
 
-const DEFAULT_TIMEOUT_MS = 5000;
+// Generous: CI machines are small and run every package's tests at once.
+const DEFAULT_TIMEOUT_MS = 10000;
 
 function env(name, def) {
     const v = process.env[name];
@@ -226,7 +227,7 @@ async function run(scenarios) {
         process.exit(0);
     }
     const only = env('SIGNALR_SCENARIO', '');
-    const limit = Number(env('SIGNALR_TIMEOUT_MS', '15000'));
+    const limit = Number(env('SIGNALR_TIMEOUT_MS', '45000'));
     const names = Object.keys(scenarios).filter((n) => only === '' || n === only);
     if (names.length === 0) {
         console.error(`no scenario named '${only}' (have: ${Object.keys(scenarios).join(', ')})`);

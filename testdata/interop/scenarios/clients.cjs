@@ -52,9 +52,9 @@ h.run({
                 sends.push(c.conn.send('Broadcast', `sender-${i}`, seq));
             }
         });
-        await h.within(Promise.all(sends), 10000, 'all sends');
+        await h.within(Promise.all(sends), 2 * h.DEFAULT_TIMEOUT_MS, 'all sends');
         for (const [i, c] of clients.entries()) {
-            const calls = await c.rec.Broadcast.wait(n * perSender, 10000);
+            const calls = await c.rec.Broadcast.wait(n * perSender, 2 * h.DEFAULT_TIMEOUT_MS);
             assert.equal(calls.length, n * perSender, `client ${i} message count`);
             const next = {};
             for (const [sender, seq] of calls) {

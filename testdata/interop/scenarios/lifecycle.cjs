@@ -14,7 +14,7 @@ const { assert } = h;
 // The server's settings; the Go test also passes them to every connection as
 // SIGNALR_KEEPALIVE_MS / SIGNALR_SERVER_TIMEOUT_MS.
 const keepAliveMs = Number(h.env('KEEPALIVE_MS', '100'));
-const clientTimeoutMs = Number(h.env('CLIENT_TIMEOUT_MS', '1500'));
+const clientTimeoutMs = Number(h.env('CLIENT_TIMEOUT_MS', '3000'));
 const isLongPolling = () => h.transportName() === 'LongPolling';
 
 async function control(action) {
@@ -48,7 +48,7 @@ h.run({
             assert.equal(await c.invoke('Echo', 'lp'), 'lp');
             return;
         }
-        const err = await h.within(done, timeoutMs * 10, 'onclose after the server timeout');
+        const err = await h.within(done, h.DEFAULT_TIMEOUT_MS, 'onclose after the server timeout');
         assert.ok(err, 'onclose got an error');
         assert.equal(err.message, 'Server timeout elapsed without receiving a message from the server.');
     },
@@ -65,8 +65,8 @@ h.run({
         c.onreconnected((id) => reconnected.resolve(id));
         c.onclose((err) => { closedWith = err || new Error('closed without error'); });
         await control('restart');
-        await h.within(reconnecting.promise, 5000, 'onreconnecting');
-        const newId = await h.within(reconnected.promise, 10000, 'onreconnected');
+        await h.within(reconnecting.promise, h.DEFAULT_TIMEOUT_MS, 'onreconnecting');
+        const newId = await h.within(reconnected.promise, 2 * h.DEFAULT_TIMEOUT_MS, 'onreconnected');
         assert.equal(closedWith, undefined, 'onclose must not fire while reconnecting');
         assert.notEqual(newId, oldId, 'a reconnect is a new connection');
         assert.equal(c.connectionId, newId);
@@ -81,7 +81,7 @@ h.run({
         c.onreconnecting(() => { reconnecting = true; });
         const done = h.closed(c);
         await c.send('Abort');
-        await h.within(done, 5000, 'onclose after Abort');
+        await h.within(done, h.DEFAULT_TIMEOUT_MS, 'onclose after Abort');
         await h.sleep(300);
         assert.equal(reconnecting, false, 'client reconnected after a hub Abort');
         assert.equal(c.state, h.signalR.HubConnectionState.Disconnected);
@@ -96,7 +96,7 @@ h.run({
         const id = c.connectionId;
         const done = h.closed(c);
         await c.stop();
-        assert.equal(await h.within(done, 5000, 'onclose'), undefined, 'onclose error after stop()');
+        assert.equal(await h.within(done, h.DEFAULT_TIMEOUT_MS, 'onclose'), undefined, 'onclose error after stop()');
         const args = await left.waitFor((who) => who === id);
         assert.deepEqual(args, [id, ''], 'OnDisconnected(id, reason) on the server');
     },
