@@ -5,9 +5,11 @@
 #
 # Servers run as separate processes on 127.0.0.1 (each run gets a fresh one,
 # so memory figures start from a clean heap); the load generator is another
-# process on the same machine. Every run writes its JSON report to outdir and
+# process on the same machine. ONLY=<regex> runs only the runs whose name
+# matches; DURATION sets the measuring phase (default 10s). Every run writes its JSON report to outdir and
 # its summary table to outdir/summary.txt. Set PGDSN to a PostgreSQL DSN to
-# also run the two-node backplane rows.
+# also run the two-node backplane rows, or PGDSN=auto to have a throwaway
+# PostgreSQL cluster (initdb, fsync off, port 55432) started and removed.
 set -euo pipefail
 
 out=${1:-/tmp/gosignalr-bench}
@@ -40,6 +42,7 @@ serve() {
 run() {
 	local name=$1
 	shift
+	[[ -z "${ONLY:-}" || "$name" =~ $ONLY ]] || return 0
 	echo "== $name: loadgen $*" | tee -a "$out/summary.txt"
 	"$LG" "$@" --quiet --json "$out/$name.json" | tee -a "$out/summary.txt" || echo "(run $name failed: exit $?)" | tee -a "$out/summary.txt"
 	echo | tee -a "$out/summary.txt"
@@ -99,6 +102,16 @@ run storm-hub --url $H --scenario storm -n 1000 --rate 200 --duration "$D"
 cleanup
 
 # Backplane: two hub servers sharing PostgreSQL, clients spread round-robin.
+if [[ "${PGDSN:-}" == auto ]]; then
+	pgdir=$(mktemp -d /tmp/gosignalr-bench-pg.XXXXXX)
+	asuser=()
+	if [[ $(id -u) == 0 ]]; then chown postgres "$pgdir"; asuser=(runuser -u postgres --); fi
+	"${asuser[@]}" initdb -D "$pgdir/data" -A trust -U postgres >"$out/pg-initdb.log"
+	"${asuser[@]}" pg_ctl -D "$pgdir/data" -l "$pgdir/log" -w \
+		-o "-p 55432 -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+	trap 'cleanup; "${asuser[@]}" pg_ctl -D "$pgdir/data" -m immediate stop >/dev/null; rm -rf "$pgdir"' EXIT
+	PGDSN="postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable"
+fi
 if [[ -n "${PGDSN:-}" ]]; then
 	serve node1 5100 --serve --backplane "$PGDSN"
 	serve node2 5102 --serve --backplane "$PGDSN"
