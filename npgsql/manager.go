@@ -430,6 +430,9 @@ func (m *Manager) SendConnection(ctx context.Context, connectionID, method strin
 // SendConnections implements signalr.HubLifetimeManager: one row per
 // non-local connection.
 func (m *Manager) SendConnections(ctx context.Context, connectionIDs []string, method string, args []any) error {
+	if _, err := m.publisher(); err != nil {
+		return err
+	}
 	var local []string
 	var msgs []Encoded
 	for _, id := range connectionIDs {
@@ -483,6 +486,9 @@ func (m *Manager) SendUsers(ctx context.Context, userIDs []string, method string
 }
 
 func (m *Manager) fanOut(ctx context.Context, targets []string, method string, args []any, build func(string, []Encoded) *Payload) error {
+	if _, err := m.publisher(); err != nil {
+		return err
+	}
 	var msgs []Encoded
 	for _, t := range targets {
 		if t == "" {
