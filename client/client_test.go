@@ -580,3 +580,74 @@ func TestSkipNegotiation(t *testing.T) {
 		t.Fatalf("Echo = %q %v", got, err)
 	}
 }
+
+func TestTokenRefreshedOnceAfter401(t *testing.T) {
+	for _, tr := range []transports.TransportType{transports.ServerSentEvents, transports.LongPolling} {
+		t.Run(tr.String(), func(t *testing.T) {
+			fs := newFakeServer(t)
+			fs.token = "fresh"
+			var mu sync.Mutex
+			var calls int
+			c := startClient(t, fs.url(), Options{
+				Transports: tr,
+				AccessTokenProvider: func(context.Context) (string, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					calls++
+					if calls == 1 {
+						return "stale", nil // negotiate does not check it; the transport gets 401
+					}
+					return "fresh", nil
+				},
+			})
+			if got, err := Invoke[string](testCtx(t), c, "Echo", "ok"); err != nil || got != "ok" {
+				t.Fatalf("Echo = %q %v", got, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if calls != 2 {
+				t.Fatalf("token provider called %d times, want 2 (negotiate, one refresh)", calls)
+			}
+		})
+	}
+}
+
+func TestKeepAlivePings(t *testing.T) {
+	for _, tc := range []struct {
+		tr    transports.TransportType
+		pings bool
+	}{{transports.WebSockets, true}, {transports.ServerSentEvents, true}, {transports.LongPolling, false}} {
+		t.Run(tc.tr.String(), func(t *testing.T) {
+			fs := newFakeServer(t)
+			closed := make(chan error, 1)
+			c := startClient(t, fs.url(), Options{
+				Transports:        tc.tr,
+				KeepAliveInterval: 10 * time.Millisecond,
+				ServerTimeout:     time.Hour,
+				OnClose:           func(err error) { closed <- err },
+			})
+			conn := fs.latest()
+			deadline := time.Now().Add(5 * time.Second)
+			// The initial ping plus keep-alive pings while idle.
+			for tc.pings && conn.pings.Load() < 3 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if !tc.pings {
+				time.Sleep(100 * time.Millisecond) // ten keep-alive intervals
+			}
+			if n := conn.pings.Load(); (n >= 3) != tc.pings {
+				t.Fatalf("%d pings", n)
+			}
+			if c.State() != Connected {
+				t.Fatalf("state %v", c.State())
+			}
+		})
+	}
+	// Long Polling also has no server timeout.
+	fs := newFakeServer(t)
+	c := startClient(t, fs.url(), Options{Transports: transports.LongPolling, ServerTimeout: 20 * time.Millisecond})
+	time.Sleep(150 * time.Millisecond)
+	if c.State() != Connected {
+		t.Fatalf("state %v: Long Polling must not time out", c.State())
+	}
+}

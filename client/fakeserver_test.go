@@ -30,6 +30,7 @@ type fakeServer struct {
 	failWS     bool     // reject WebSocket upgrades (fallback tests)
 	negotiate  func(w http.ResponseWriter, r *http.Request) bool
 	refuse     atomic.Bool // answer negotiate with 503
+	token      string      // when set, transport requests need "Bearer <token>" (401 otherwise)
 	noAck      atomic.Bool // stateful: never acknowledge client messages
 	replayAll  bool        // stateful: resume with Sequence 1 and every message ever sent
 	badSeq     bool        // stateful: resume with a Sequence past what the client received
@@ -59,6 +60,7 @@ type fakeConn struct {
 	uploads   map[string]*strings.Builder
 	uploadFor map[string]string // stream id -> invocation id
 	cancels   chan string
+	pings     atomic.Int32
 
 	// stateful
 	sent       [][]byte // trackable messages sent (numbered from 1)
@@ -140,6 +142,10 @@ func (fs *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp["availableTransports"] = ts
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(resp)
+		return
+	}
+	if fs.token != "" && r.Header.Get("Authorization") != "Bearer "+fs.token {
+		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
 	token := r.URL.Query().Get("id")
@@ -468,6 +474,8 @@ func (c *fakeConn) handle(m protocol.HubMessage) {
 			// sent is re-based: keep indexes relative to acked
 		}
 		c.mu.Unlock()
+	case *protocol.Ping:
+		c.pings.Add(1)
 	case *protocol.Close:
 		c.shutdown()
 	}
