@@ -224,11 +224,11 @@ func TestClientTimeoutArmedByFirstPing(t *testing.T) {
 }
 
 func TestClientTimeoutResetByMessages(t *testing.T) {
-	h := newHandler(t, newTestHub(), Options{ClientTimeoutInterval: 60 * time.Millisecond})
+	h := newHandler(t, newTestHub(), Options{ClientTimeoutInterval: 250 * time.Millisecond})
 	c := connect(t, h, "c1")
 	c.send(`{"type":6}`)
-	for range 10 { // 10 x 15ms = 150ms > timeout, but never 60ms of silence
-		time.Sleep(15 * time.Millisecond)
+	for range 20 { // 20 x 20ms = 400ms > timeout, but never near 250ms of silence
+		time.Sleep(20 * time.Millisecond)
 		c.send(`{"type":6}`)
 	}
 	c.send(`{"type":1,"invocationId":"1","target":"Echo","arguments":["ok"]}`)

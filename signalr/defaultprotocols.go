@@ -2,8 +2,8 @@ package signalr
 
 import "github.com/gosignalr/gosignalr/signalr/protocol"
 
-// DefaultProtocols returns every hub protocol this module implements, in
-// the order a client's choice is looked up.
+// DefaultProtocols returns every hub protocol this module implements: JSON
+// and MessagePack.
 func DefaultProtocols() []protocol.HubProtocol {
-	return []protocol.HubProtocol{protocol.JSON}
+	return []protocol.HubProtocol{protocol.JSON, protocol.MessagePack}
 }
