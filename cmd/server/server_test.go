@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/gosignalr/gosignalr/interop"
@@ -341,5 +342,62 @@ func TestReadmeSnippet(t *testing.T) {
 	}
 	if !strings.Contains(out, "alice: Hello from Node.js") {
 		t.Errorf("snippet output lacks the chat line:\n%s", out)
+	}
+}
+
+// TestServerWebSocketOrigin checks that the WebSocket origin check follows
+// the CORS setting: cross-origin pages need an allowed origin; clients that
+// send no Origin (Node, .NET, Java) and same-origin pages always pass.
+func TestServerWebSocketOrigin(t *testing.T) {
+	tests := []struct {
+		name    string
+		cors    string
+		origin  string // "" = no Origin header; "same" = the server's own origin
+		allowed bool
+	}{
+		{"no Origin header", "", "", true},
+		{"same origin", "", "same", true},
+		{"cross origin without CORS", "", "https://app.example", false},
+		{"allowed origin", "https://app.example", "https://app.example", true},
+		{"other origin", "https://app.example", "https://evil.example", false},
+		{"any origin", "*", "https://evil.example", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := startChatServer(t, map[string]string{"Cors__AllowedOrigins": tt.cors})
+			res, body := do(t, http.MethodPost, cs.base+"/chathub/negotiate?negotiateVersion=1", nil)
+			var neg struct {
+				ConnectionToken string `json:"connectionToken"`
+			}
+			if err := json.Unmarshal([]byte(body), &neg); err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("negotiate: %d %s %v", res.StatusCode, body, err)
+			}
+			h := http.Header{}
+			switch tt.origin {
+			case "":
+			case "same":
+				h.Set("Origin", cs.base)
+			default:
+				h.Set("Origin", tt.origin)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			wsURL := "ws" + strings.TrimPrefix(cs.base, "http") + "/chathub?id=" + neg.ConnectionToken
+			c, resp, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: h})
+			if tt.allowed {
+				if err != nil {
+					t.Fatalf("dial: %v", err)
+				}
+				c.Close(websocket.StatusNormalClosure, "")
+				return
+			}
+			if err == nil {
+				c.Close(websocket.StatusNormalClosure, "")
+				t.Fatal("cross-origin WebSocket accepted")
+			}
+			if resp == nil || resp.StatusCode != http.StatusForbidden {
+				t.Errorf("dial error %v, response %v; want 403", err, resp)
+			}
+		})
 	}
 }
