@@ -353,8 +353,14 @@ func (m *Manager) publish(ctx context.Context, p *Payload) error {
 	if err != nil {
 		return err
 	}
-	if err := m.ensureSchema(ctx); err != nil {
-		return err
+	if !m.schemaDone.Load() && m.schemaMu.TryLock() {
+		// The listener normally has set up the table already; if not, try
+		// once here (as .NET does on publish), but never queue behind
+		// another attempt: an INSERT into a missing table fails clearly.
+		m.schemaMu.Unlock()
+		if err := m.ensureSchema(ctx); err != nil {
+			return err
+		}
 	}
 	b, err := m.encodePayload(p)
 	if err != nil {
