@@ -164,7 +164,12 @@ func (l *listener) session() (ok bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("npgsql: listener connect: %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		// Bounded: a dead peer must not hold up the reconnect.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(ctx)
+	}()
 
 	if err := l.m.ensureSchema(l.ctx); err != nil {
 		return false, err
