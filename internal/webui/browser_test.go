@@ -200,36 +200,71 @@ func (cs *chatServer) dropConnections() int {
 	return n
 }
 
-// startBrowser starts one headless Chromium for the test and returns a
-// context whose children open pages in it.
+// browser is the one headless Chromium the package's tests share: started
+// by the first test that needs it, stopped by TestMain after all tests.
+var sharedBrowser struct {
+	once    sync.Once
+	ctx     context.Context
+	err     error
+	stop    func()
+	dataDir string
+}
+
+// startBrowser returns a context whose children open pages in the shared
+// browser (skipping the test when there is no Chromium).
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(findChromium(t)),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(900, 640),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-		defer cancel()
-		_ = chromedp.Cancel(cctx)
-		bcancel()
-		acancel()
+	path := findChromium(t)
+	sharedBrowser.once.Do(func() {
+		dir, err := os.MkdirTemp("", "webui-chromium-")
+		if err != nil {
+			sharedBrowser.err = err
+			return
+		}
+		sharedBrowser.dataDir = dir
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.UserDataDir(dir), // fresh profile
+			chromedp.WindowSize(900, 640),
+		)
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, bcancel := chromedp.NewContext(actx)
+		sharedBrowser.ctx = bctx
+		sharedBrowser.stop = func() {
+			cctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+			defer cancel()
+			_ = chromedp.Cancel(cctx)
+			bcancel()
+			acancel()
+		}
+		sharedBrowser.err = chromedp.Do(bctx) // starts the browser, bound to bctx
 	})
-	if err := chromedp.Do(bctx); err != nil { // starts the browser, bound to bctx
-		t.Fatalf("start Chromium: %v", err)
+	if sharedBrowser.err != nil {
+		t.Fatalf("start Chromium: %v", sharedBrowser.err)
 	}
-	return bctx
+	return sharedBrowser.ctx
+}
+
+// withBrowser stops the shared browser after the tests.
+type withBrowser struct{ m interface{ Run() int } }
+
+func (w withBrowser) Run() int {
+	code := w.m.Run()
+	if sharedBrowser.stop != nil {
+		sharedBrowser.stop()
+	}
+	if sharedBrowser.dataDir != "" {
+		os.RemoveAll(sharedBrowser.dataDir)
+	}
+	return code
 }
 
 // chatPage is one browser tab showing the chat page.

@@ -18,10 +18,10 @@ import (
 	"github.com/gosignalr/gosignalr/internal/pgtest"
 )
 
-// TestMain checks for leaked goroutines and stops the PostgreSQL server
-// that the backplane browser test may have started.
+// TestMain checks for leaked goroutines, after stopping the shared browser
+// and the PostgreSQL server that the browser tests may have started.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(pgtest.WithServer(m))
+	goleak.VerifyTestMain(pgtest.WithServer(withBrowser{m}))
 }
 
 func mustNew(t *testing.T, opts Options) *UI {
