@@ -651,3 +651,18 @@ func TestKeepAlivePings(t *testing.T) {
 		t.Fatalf("state %v: Long Polling must not time out", c.State())
 	}
 }
+
+func TestPolicyRefusingFirstAttemptJustCloses(t *testing.T) {
+	fs := newFakeServer(t)
+	closed := make(chan error, 1)
+	c := startClient(t, fs.url(), Options{
+		Transports:     transports.WebSockets,
+		Reconnect:      DelaysReconnectPolicy{},
+		OnReconnecting: func(err error) { t.Errorf("reconnecting: %v", err) },
+		OnClose:        func(err error) { closed <- err },
+	})
+	_, _ = c.Invoke(testCtx(t), "Drop")
+	if err := <-closed; err == nil || !strings.HasPrefix(err.Error(), "WebSocket closed with status code: 1006") {
+		t.Fatalf("closed with %v", err)
+	}
+}

@@ -138,16 +138,20 @@ func (c *HubConnection) Start(ctx context.Context) error {
 	cancel()
 
 	c.mu.Lock()
+	c.startCancel = nil
+	if err == nil && c.stopping {
+		// Stop came while connecting. Tear down without holding the lock:
+		// handlers may already be running and call back into c.
+		c.mu.Unlock()
+		s.end(nil)
+		s.wait()
+		c.mu.Lock()
+		err = errors.New("The connection was stopped during negotiation.")
+	}
 	defer func() {
 		close(c.startDone)
 		c.mu.Unlock()
 	}()
-	c.startCancel = nil
-	if err == nil && c.stopping {
-		s.end(nil)
-		err = errors.New("The connection was stopped during negotiation.")
-		s.wait()
-	}
 	if err != nil {
 		c.state = Disconnected
 		c.stopping = false
@@ -218,19 +222,30 @@ func (c *HubConnection) run(s *session) {
 			c.finish(err)
 			return
 		}
+		// Like JS: the policy is asked before "reconnecting" is announced; a
+		// policy that refuses the first attempt just closes the connection.
+		retryErr := err
+		if retryErr == nil {
+			retryErr = errors.New("Attempting to reconnect due to a unknown error.")
+		}
+		c.mu.Unlock()
+		began := time.Now()
+		delay, ok := c.opts.Reconnect.NextRetryDelay(RetryContext{RetryReason: retryErr})
+		c.mu.Lock()
+		if !ok || c.stopping {
+			c.finish(err)
+			return
+		}
 		c.state = Reconnecting
 		rctx, cancel := context.WithCancel(context.Background())
 		c.retryCancel = cancel
 		c.mu.Unlock()
 
-		if err == nil {
-			err = errors.New("Attempting to reconnect due to a unknown error.")
-		}
-		c.log.Debug().Err(err).Msg("connection lost, reconnecting")
+		c.log.Debug().Err(retryErr).Msg("connection lost, reconnecting")
 		if f := c.opts.OnReconnecting; f != nil {
 			f(err)
 		}
-		next, rerr := c.reconnect(rctx, err)
+		next, rerr := c.reconnect(rctx, retryErr, began, delay)
 		cancel()
 		c.mu.Lock()
 		c.retryCancel = nil
@@ -273,18 +288,20 @@ func (c *HubConnection) finish(err error) {
 	}
 }
 
-// reconnect tries new connections as the policy allows. It returns nil and the
-// last error when the policy gives up or ctx ends.
-func (c *HubConnection) reconnect(ctx context.Context, reason error) (*session, error) {
-	began := time.Now()
+// reconnect tries new connections as the policy allows, the first after
+// delay. It returns nil and the last error when the policy gives up or ctx ends.
+func (c *HubConnection) reconnect(ctx context.Context, reason error, began time.Time, delay time.Duration) (*session, error) {
 	for attempt := 0; ; attempt++ {
-		delay, ok := c.opts.Reconnect.NextRetryDelay(RetryContext{
-			PreviousRetryCount: attempt,
-			Elapsed:            time.Since(began),
-			RetryReason:        reason,
-		})
-		if !ok {
-			return nil, reason
+		if attempt > 0 {
+			var ok bool
+			delay, ok = c.opts.Reconnect.NextRetryDelay(RetryContext{
+				PreviousRetryCount: attempt,
+				Elapsed:            time.Since(began),
+				RetryReason:        reason,
+			})
+			if !ok {
+				return nil, reason
+			}
 		}
 		if delay > 0 {
 			t := time.NewTimer(delay)

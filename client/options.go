@@ -55,7 +55,9 @@ type Options struct {
 	// messages; sending waits while the buffer is full (default 100000).
 	StatefulReconnectBufferSize int
 
-	// OnReconnecting is called when automatic reconnect starts, with the reason.
+	// OnReconnecting is called when automatic reconnect starts, with the
+	// reason (nil when the server ended the connection without one). It is
+	// not called when the policy refuses even the first attempt.
 	OnReconnecting func(err error)
 	// OnReconnected is called with the new connection id after a reconnect.
 	OnReconnected func(connectionID string)

@@ -436,7 +436,7 @@ func (s *session) readLoop() {
 				case <-s.ctx.Done():
 				}
 			}
-			if errors.Is(err, io.EOF) || s.ctx.Err() != nil {
+			if err == io.EOF || s.ctx.Err() != nil { // bare io.EOF: the transport ended cleanly; a wrapped one is a failure
 				err = nil
 			}
 			s.end(err)
