@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // connection is the Conn of every transport. The transport is fixed by the
@@ -43,11 +41,12 @@ type connection struct {
 	expiry       *time.Timer
 	req          *http.Request
 
-	// WebSockets.
-	ws            *websocket.Conn
-	wsWriteCtx    context.Context
-	wsWriteCancel context.CancelFunc
-	wsCloseRecvd  atomic.Bool
+	// WebSockets (sock, stateful* and onReconnect under mu).
+	sock            *wsSocket // nil while a stateful connection waits for its client
+	wsCloseRecvd    atomic.Bool
+	statefulAllowed bool   // negotiate granted useStatefulReconnect
+	statefulOn      bool   // the handler enabled it (after a version 2 handshake)
+	onReconnect     func() // called when a new socket is attached
 
 	// Server-Sent Events: Send writes the response under sseMu until the
 	// request goroutine marks it closed.
@@ -167,8 +166,14 @@ func (c *connection) Close(err error) {
 	if !c.ended && err != nil {
 		c.closeErr = err
 	}
+	// A stateful connection waiting for its client has no request to
+	// finish it: remove it here.
+	detached := c.statefulOn && c.sock == nil
 	c.mu.Unlock()
 	c.end(false)
+	if detached {
+		c.dispose()
+	}
 }
 
 // end marks the connection ended once; client tells who ended it.

@@ -211,7 +211,8 @@ func (d *Dispatcher) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 		d.log.Debug().Err(err).Msg("negotiate rejected")
 		resp.Error = err.Error()
 	} else {
-		c, ok := d.newNegotiatedConnection(req.Version)
+		stateful := d.opts.AllowStatefulReconnects && req.UseStatefulReconnect
+		c, ok := d.newNegotiatedConnection(req.Version, stateful)
 		if !ok {
 			// A temporary overload, not a protocol error: 503 with Retry-After
 			// lets proxies and monitoring see it; the JS client still shows
@@ -221,7 +222,7 @@ func (d *Dispatcher) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		resp = negotiate.Response{
-			UseStatefulReconnect: d.opts.AllowStatefulReconnects && req.UseStatefulReconnect,
+			UseStatefulReconnect: stateful,
 			NegotiateVersion:     req.Version,
 			ConnectionID:         c.id,
 			ConnectionToken:      c.token,
@@ -237,7 +238,7 @@ func (d *Dispatcher) serveNegotiate(w http.ResponseWriter, r *http.Request) {
 
 // newNegotiatedConnection creates an unstarted connection, unless too many
 // are pending. Version 0 clients address it by its id.
-func (d *Dispatcher) newNegotiatedConnection(version int) (*connection, bool) {
+func (d *Dispatcher) newNegotiatedConnection(version int, stateful bool) (*connection, bool) {
 	if n := d.pending.Add(1); d.opts.MaxPendingConnections > 0 && n > int64(d.opts.MaxPendingConnections) {
 		d.pending.Add(-1)
 		return nil, false
@@ -248,6 +249,7 @@ func (d *Dispatcher) newNegotiatedConnection(version int) (*connection, bool) {
 		token = negotiate.NewID()
 	}
 	c := newConnection(d, id, token)
+	c.statefulAllowed = stateful
 	if !d.insert(c, true) {
 		d.pending.Add(-1)
 		return nil, false

@@ -131,9 +131,11 @@ func TestLongPollingTimeout(t *testing.T) {
 
 func TestLongPollingDisconnectTimeout(t *testing.T) {
 	e := newEcho()
-	s := newTestServer(t, e, Options{DisconnectTimeout: 30 * time.Millisecond})
+	s := newTestServer(t, e, Options{DisconnectTimeout: 300 * time.Millisecond})
 	tok := s.token(t)
-	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	if r := s.do(t, http.MethodGet, "/echo?id="+tok, "", nil); r.status != http.StatusOK {
+		t.Fatalf("first poll: %d", r.status)
+	}
 	// No further poll: the connection is disposed and the handler sees EOF.
 	if _, err := e.waitEnded(t); !isEOF(err) {
 		t.Fatalf("Receive: %v", err)
@@ -291,6 +293,12 @@ func TestConcurrentPosts(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	// A POST answers once the handler took its body; the append follows.
+	eventually(t, "all bodies", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(chunks) >= n
+	})
 	mu.Lock()
 	got := append([]string(nil), chunks...)
 	mu.Unlock()

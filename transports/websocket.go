@@ -6,16 +6,31 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 )
 
+// wsSocket is one WebSocket of a connection. A connection has one for its
+// life, unless stateful reconnect attaches a new one after an ungraceful
+// loss.
+type wsSocket struct {
+	ws          *websocket.Conn
+	raw         net.Conn // the hijacked connection, for the close timeout
+	writeCtx    context.Context
+	writeCancel context.CancelFunc
+	lost        chan struct{} // closed when the reader stops: the socket is gone
+	closeRecvd  atomic.Bool   // the client sent a close frame
+}
+
 // serveWebSocket upgrades GET ?id=<token> (or, with skipNegotiation, no id:
 // a fresh connection) and serves the connection until it ends. This request
 // goroutine owns the socket: it starts the reader, waits for the end, then
 // closes the socket (1000, or 1011 after a server error) within
-// WebSocketCloseTimeout.
+// WebSocketCloseTimeout. With stateful reconnect enabled, an ungraceful
+// loss only detaches the socket and a later request with the same token
+// attaches a new one.
 func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	token := connectionToken(r)
 	var c *connection
@@ -36,7 +51,8 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(msgNoConnection))
 		return
 	}
-	if !d.claim(w, c, WebSockets) {
+	resuming := c.resumable()
+	if !resuming && !d.claim(w, c, WebSockets) {
 		return
 	}
 	hw := &hijackRecorder{ResponseWriter: w}
@@ -46,24 +62,36 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		// Accept has answered (403 for a foreign origin, 400/426 for a bad
-		// upgrade). The client negotiates again for its next transport.
+		// upgrade). The client negotiates again for its next transport; a
+		// failed resume leaves the connection to its expiry.
 		d.log.Debug().Err(err).Str("connectionId", c.id).Msg("websocket upgrade failed")
-		c.dispose()
+		if !resuming {
+			c.dispose()
+		}
 		return
 	}
 	ws.SetReadLimit(d.opts.MaxWebSocketMessageSize)
+	s := &wsSocket{ws: ws, raw: hw.conn, lost: make(chan struct{})}
+	s.writeCtx, s.writeCancel = context.WithCancel(context.Background())
+	defer s.writeCancel()
 
-	c.wsWriteCtx, c.wsWriteCancel = context.WithCancel(context.Background())
-	defer c.wsWriteCancel()
 	c.mu.Lock()
-	c.ws = ws
-	c.req = r
-	c.activateLocked()
-	c.mu.Unlock()
-	if !d.startHandler(c) {
-		_ = ws.CloseNow() // shutting down
-		c.dispose()
+	if c.disposed || c.ended {
+		c.mu.Unlock()
+		_ = ws.CloseNow()
 		return
+	}
+	old := c.sock
+	c.sock = s
+	if !resuming {
+		c.req = r
+	}
+	c.activateLocked()
+	onReconnect := c.onReconnect
+	c.mu.Unlock()
+	if old != nil {
+		// The client came back before we noticed the old socket died.
+		_ = old.ws.CloseNow()
 	}
 
 	readCtx, cancelRead := context.WithCancel(context.Background())
@@ -71,51 +99,101 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		c.readWebSocket(readCtx)
+		c.readWebSocket(readCtx, s)
 	}()
 
-	<-c.done
+	if resuming {
+		d.log.Debug().Str("connectionId", c.id).Msg("websocket resumed (stateful reconnect)")
+		if onReconnect != nil {
+			c.runOnReconnect(onReconnect)
+		}
+	} else if !d.startHandler(c) {
+		_ = ws.CloseNow() // shutting down
+		c.dispose()
+		return
+	}
+
+	select {
+	case <-c.done:
+	case <-s.lost:
+		if c.detach(s) {
+			// Stateful reconnect: keep the connection for the client's
+			// return; the expiry ends it otherwise.
+			_ = ws.CloseNow()
+			cancelRead()
+			<-readerDone
+			return
+		}
+		c.end(true)
+	}
+	c.closeSocket(s)
+	cancelRead()
+	<-readerDone
+	if c.current(s) || c.isEnded() {
+		c.dispose()
+	}
+}
+
+// runOnReconnect calls the hub's callback; a panic fails the connection
+// instead of the process.
+func (c *connection) runOnReconnect(f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.d.log.Error().Str("connectionId", c.id).Interface("panic", p).Msg("stateful reconnect callback panicked")
+			c.Close(fmt.Errorf("transports: stateful reconnect callback panicked: %v", p))
+		}
+	}()
+	f()
+}
+
+// closeSocket ends the socket of an ended connection: at once when the
+// client ended it, else with a close handshake bounded by
+// WebSocketCloseTimeout (1000 normal, 1011 after a server error).
+func (c *connection) closeSocket(s *wsSocket) {
 	c.mu.Lock()
 	clientEnded, closeErr := c.clientEnded, c.closeErr
 	c.mu.Unlock()
-	if clientEnded {
-		_ = ws.CloseNow()
-	} else {
-		code := websocket.StatusNormalClosure
-		if closeErr != nil {
-			code = websocket.StatusInternalError
-		}
-		// coder/websocket bounds each close step by 5 s of its own; we drop
-		// the socket when our timeout expires first.
-		closed := make(chan struct{})
-		go func() {
-			defer close(closed)
-			_ = ws.Close(code, "")
-		}()
-		t := time.NewTimer(d.opts.WebSocketCloseTimeout)
-		select {
-		case <-closed:
-		case <-t.C:
-			_ = hw.conn.Close()
-			<-closed
-		}
-		t.Stop()
+	select {
+	case <-s.lost:
+		clientEnded = true // nothing left to shake hands with
+	default:
 	}
-	cancelRead()
-	<-readerDone
-	c.dispose()
+	if clientEnded {
+		_ = s.ws.CloseNow()
+		return
+	}
+	code := websocket.StatusNormalClosure
+	if closeErr != nil {
+		code = websocket.StatusInternalError
+	}
+	// coder/websocket bounds each close step by 5 s of its own; we drop the
+	// socket when our timeout expires first.
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_ = s.ws.Close(code, "")
+	}()
+	t := time.NewTimer(c.d.opts.WebSocketCloseTimeout)
+	defer t.Stop()
+	select {
+	case <-closed:
+	case <-t.C:
+		_ = s.raw.Close()
+		<-closed
+	}
 }
 
-// readWebSocket hands each message to Receive until the socket ends.
-func (c *connection) readWebSocket(ctx context.Context) {
+// readWebSocket hands each message of s to Receive until the socket ends.
+func (c *connection) readWebSocket(ctx context.Context, s *wsSocket) {
+	defer close(s.lost)
 	for {
-		_, b, err := c.ws.Read(ctx)
+		_, b, err := s.ws.Read(ctx)
 		if err != nil {
 			if websocket.CloseStatus(err) != -1 {
+				s.closeRecvd.Store(true)
 				c.wsCloseRecvd.Store(true)
 			}
 			c.d.log.Debug().Str("connectionId", c.id).Err(err).Msg("websocket read ended")
-			c.end(true)
 			return
 		}
 		select {
@@ -126,26 +204,93 @@ func (c *connection) readWebSocket(ctx context.Context) {
 	}
 }
 
+// resumable reports whether a WebSocket request for c resumes it (stateful
+// reconnect) rather than claims it.
+func (c *connection) resumable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statefulOn && c.transport == WebSockets && !c.disposed && !c.ended
+}
+
+// detach drops s from c after an ungraceful loss when stateful reconnect is
+// on, making c inactive so it expires unless the client returns. It
+// reports whether c lives on.
+func (c *connection) detach(s *wsSocket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sock != s {
+		return true // a newer socket took over already
+	}
+	if !c.statefulOn || s.closeRecvd.Load() || c.ended || c.disposed {
+		return false
+	}
+	c.sock = nil
+	c.active = false
+	c.inactiveFrom = time.Now()
+	c.expiry.Reset(c.d.opts.DisconnectTimeout)
+	return true
+}
+
+func (c *connection) current(s *wsSocket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sock == s
+}
+
 func (c *connection) sendWebSocket(ctx context.Context, p []byte) error {
 	typ := websocket.MessageText
 	if c.binary.Load() {
 		typ = websocket.MessageBinary
 	}
+	c.mu.Lock()
+	s, stateful := c.sock, c.statefulOn
+	c.mu.Unlock()
+	if s == nil {
+		if stateful {
+			return nil // disconnected: the caller's buffer replays it on reconnect
+		}
+		return ErrConnectionClosed
+	}
 	// coder/websocket keeps the context of the last write and a cancelled
 	// one breaks the close handshake later, so writes use a context that
 	// lives as long as the socket; a stuck send or the caller's ctx ending
 	// cancels it, which drops the socket.
-	stopTimer := time.AfterFunc(c.d.opts.TransportSendTimeout, c.wsWriteCancel)
-	stopCaller := context.AfterFunc(ctx, c.wsWriteCancel)
-	err := c.ws.Write(c.wsWriteCtx, typ, p)
+	stopTimer := time.AfterFunc(c.d.opts.TransportSendTimeout, s.writeCancel)
+	stopCaller := context.AfterFunc(ctx, s.writeCancel)
+	err := s.ws.Write(s.writeCtx, typ, p)
 	stopTimer.Stop()
 	stopCaller()
 	if err != nil {
+		if stateful {
+			// The socket is gone; its reader notices and the connection waits
+			// for the client to come back. The caller replays.
+			_ = s.ws.CloseNow()
+			return nil
+		}
 		err = fmt.Errorf("transports: websocket send: %w", err)
 		c.fail(err)
 		return err
 	}
 	return nil
+}
+
+// EnableStatefulReconnect implements StatefulReconnector.
+func (c *connection) EnableStatefulReconnect(onReconnect func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.statefulAllowed || c.transport != WebSockets {
+		return false
+	}
+	c.statefulOn = true
+	c.onReconnect = onReconnect
+	return true
+}
+
+// StatefulReconnectAllowed implements StatefulReconnector.
+func (c *connection) StatefulReconnectAllowed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statefulAllowed
 }
 
 // hijackRecorder keeps the connection websocket.Accept hijacks, so the close
