@@ -482,7 +482,7 @@ func (s *session) readLoop() {
 					continue
 				}
 				waitSequence = false
-				if sq.SequenceID > s.received.Load()+1 {
+				if sq.SequenceID > nextSeq { // as JS: past the next number we expect
 					s.end(ErrSequenceTooLarge)
 					return
 				}
@@ -513,9 +513,12 @@ func (s *session) readLoop() {
 	}
 }
 
+// isUncleanClose reports a WebSocket that failed rather than closed normally
+// (no close frame, or a code other than 1000): the case stateful reconnect
+// resumes. A Close message or a Stop never gets here as a resumable error.
 func isUncleanClose(err error) bool {
 	var ce *wsClosedError
-	return errors.As(err, &ce) && ce.code < 0
+	return errors.As(err, &ce)
 }
 
 // handle processes one received message; false ends the read loop.
