@@ -62,7 +62,19 @@ func (d *dispatcher) closeUploads() {
 	}
 }
 
-func (d *dispatcher) dispatch(msg protocol.HubMessage) {
+func (d *dispatcher) dispatch(msg protocol.HubMessage) error {
+	if r := d.c.replay; r != nil {
+		switch m := msg.(type) {
+		case *protocol.Ack:
+			r.ack(m.SequenceID)
+			return nil
+		case *protocol.Sequence:
+			return r.sequence(m.SequenceID)
+		}
+		if protocol.IsTrackable(msg) && !r.receive() {
+			return nil // already processed before the reconnect
+		}
+	}
 	switch m := msg.(type) {
 	case *protocol.Invocation:
 		d.invoke(m.InvocationID, m.Target, m.Arguments, m.StreamIDs, false)
@@ -82,9 +94,10 @@ func (d *dispatcher) dispatch(msg protocol.HubMessage) {
 	case *protocol.Ping:
 		d.c.armClientTimeout(d.h.opts.ClientTimeoutInterval)
 	default:
-		// Ack and Sequence only matter with stateful reconnect, which this
-		// runtime does not offer; anything else is ignored like .NET does.
+		// Ack and Sequence without stateful reconnect, and anything else,
+		// are ignored like .NET does.
 	}
+	return nil
 }
 
 func (d *dispatcher) detailed() bool { return d.h.opts.EnableDetailedErrors }

@@ -146,11 +146,14 @@ func (h *ConnectionHandler) ServeConn(ctx context.Context, tc transports.Conn) {
 		return
 	}
 	defer h.active.Done()
-	proto, rest, ok := h.handshake(ctx, tc)
+	proto, version, rest, ok := h.handshake(ctx, tc)
 	if !ok {
 		return
 	}
 	c := newHubConnection(ctx, tc, proto, &h.opts)
+	if h.opts.AllowStatefulReconnects {
+		c.enableStateful(version, h.opts.StatefulReconnectBufferSize)
+	}
 	c.touch()
 	c.startWriter()
 	h.track(c)
@@ -159,8 +162,9 @@ func (h *ConnectionHandler) ServeConn(ctx context.Context, tc transports.Conn) {
 }
 
 // handshake reads and answers the handshake request. On success it returns
-// the chosen protocol and any bytes that followed the request.
-func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (protocol.HubProtocol, []byte, bool) {
+// the chosen protocol, the requested version and any bytes that followed
+// the request.
+func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (protocol.HubProtocol, int, []byte, bool) {
 	hctx, cancel := context.WithTimeout(ctx, h.opts.HandshakeTimeout)
 	defer cancel()
 	max := int(h.opts.MaximumReceiveMessageSize)
@@ -175,35 +179,35 @@ func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (
 		name, version, n, err := protocol.ParseHandshakeRequest(buf)
 		if max > 0 && ((n == 0 && err == nil && len(buf) > max) || n > max) {
 			fail(protocol.HandshakeCanceledText)
-			return nil, nil, false
+			return nil, 0, nil, false
 		}
 		if err != nil {
 			fail(protocol.UnexpectedHandshakeErrorText(err, h.opts.EnableDetailedErrors))
-			return nil, nil, false
+			return nil, 0, nil, false
 		}
 		if n > 0 {
 			p, text := protocol.SelectHubProtocol(h.opts.Protocols, name, version,
 				protocol.TransferFormatBinary|protocol.TransferFormatText)
 			if p == nil {
 				fail(text)
-				return nil, nil, false
+				return nil, 0, nil, false
 			}
 			if err := tc.SetTransferFormat(p.TransferFormat() == protocol.TransferFormatBinary); err != nil {
 				fail(protocol.TransferFormatNotSupportedText(p.Name(), p.TransferFormat()))
-				return nil, nil, false
+				return nil, 0, nil, false
 			}
 			if err := tc.Send(hctx, protocol.WriteHandshakeResponse("")); err != nil {
 				h.log.Debug().Err(err).Msg("send handshake response")
-				return nil, nil, false
+				return nil, 0, nil, false
 			}
-			return p, buf[n:], true
+			return p, version, buf[n:], true
 		}
 		chunk, err := tc.Receive(hctx)
 		if err != nil {
 			if hctx.Err() != nil && ctx.Err() == nil {
 				fail(protocol.HandshakeCanceledText)
 			}
-			return nil, nil, false
+			return nil, 0, nil, false
 		}
 		buf = append(buf, chunk...)
 	}
@@ -330,7 +334,9 @@ func (d *dispatcher) readLoop(rest []byte) (error, bool) {
 			if _, ok := msg.(*protocol.Close); ok {
 				return d.stop(nil, false)
 			}
-			d.dispatch(msg)
+			if err := d.dispatch(msg); err != nil {
+				return d.stop(err, true)
+			}
 			if c.readCtx.Err() != nil {
 				return d.stop(nil, true)
 			}

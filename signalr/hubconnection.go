@@ -68,6 +68,8 @@ type HubConnection struct {
 	wctx     context.Context
 	ping     []byte
 	keepAliv time.Duration
+	final    []byte        // the Close message, sent after the queue drains
+	replay   *replayBuffer // non-nil with stateful reconnect
 
 	// Group membership, maintained by DefaultHubLifetimeManager.
 	groupsMu sync.Mutex
@@ -243,7 +245,8 @@ func (c *HubConnection) writeMessage(ctx context.Context, msg protocol.HubMessag
 func (c *HubConnection) startWriter() { go c.writeLoop() }
 
 // writeLoop is the connection's only sender. It also sends keep-alive Pings
-// after KeepAliveInterval of outbound silence.
+// after KeepAliveInterval of outbound silence and, with stateful reconnect,
+// Acks and the replay after a reconnect.
 func (c *HubConnection) writeLoop() {
 	defer close(c.wdone)
 	var tick <-chan time.Time
@@ -252,6 +255,15 @@ func (c *HubConnection) writeLoop() {
 		timer = time.NewTimer(c.keepAliv)
 		defer timer.Stop()
 		tick = timer.C
+	}
+	var reconnect <-chan struct{}
+	var ackTicker *time.Ticker
+	var ackC <-chan time.Time
+	if c.replay != nil {
+		reconnect = c.replay.reconnect
+		ackTicker = time.NewTicker(statefulAckInterval)
+		defer ackTicker.Stop()
+		ackC = ackTicker.C
 	}
 	lastSend := time.Now()
 	for {
@@ -269,6 +281,19 @@ func (c *HubConnection) writeLoop() {
 			}
 			timer.Reset(c.keepAliv - idle)
 			continue
+		case <-ackC:
+			if err := c.sendAck(); err != nil {
+				c.writeFailed(err)
+				return
+			}
+			continue
+		case <-reconnect:
+			if err := c.replayAll(); err != nil {
+				c.writeFailed(err)
+				return
+			}
+			lastSend = time.Now()
+			continue
 		case <-c.wctx.Done():
 			return
 		}
@@ -281,14 +306,24 @@ func (c *HubConnection) writeLoop() {
 				c.q = c.spare
 			}
 			closed := c.qclosed
+			final := c.final
 			c.qmu.Unlock()
 			if len(batch) == 0 {
 				if closed {
+					if final != nil {
+						_ = c.conn.Send(c.wctx, final)
+					}
 					return
 				}
 				break
 			}
-			err := c.sendBatch(batch)
+			var err error
+			if c.replay != nil {
+				err = c.track(batch)
+			}
+			if err == nil {
+				err = c.sendRecords(batch)
+			}
 			clear(batch)
 			c.spare = batch[:0]
 			select {
@@ -304,9 +339,19 @@ func (c *HubConnection) writeLoop() {
 	}
 }
 
-// sendBatch joins queued records into as few transport sends as the batch
-// cap allows. A single record goes out as is, without a copy.
-func (c *HubConnection) sendBatch(batch [][]byte) error {
+// track adds sent records to the replay buffer (stateful reconnect).
+func (c *HubConnection) track(batch [][]byte) error {
+	for _, b := range batch {
+		if err := c.replay.add(c.wctx, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendRecords joins records into as few transport sends as the batch cap
+// allows. A single record goes out as is, without a copy.
+func (c *HubConnection) sendRecords(batch [][]byte) error {
 	if len(batch) == 1 {
 		return c.conn.Send(c.wctx, batch[0])
 	}
@@ -342,13 +387,12 @@ func (c *HubConnection) writeFailed(err error) {
 	c.abort(fmt.Errorf("signalr: send: %w", err), true)
 }
 
-// closeWriter queues the final message (the Close, may be nil), refuses
-// further writes, and waits up to timeout for the writer to flush.
+// closeWriter refuses further writes, lets the writer send what is queued
+// and then final (the Close message, may be nil), and waits up to timeout
+// for it to finish.
 func (c *HubConnection) closeWriter(final []byte, timeout time.Duration) {
 	c.qmu.Lock()
-	if final != nil && !c.writerGone() {
-		c.q = append(c.q, final)
-	}
+	c.final = final
 	c.qclosed = true
 	c.qmu.Unlock()
 	select {
@@ -364,15 +408,6 @@ func (c *HubConnection) closeWriter(final []byte, timeout time.Duration) {
 	}
 	c.wcancel()
 	<-c.wdone
-}
-
-func (c *HubConnection) writerGone() bool {
-	select {
-	case <-c.wdone:
-		return true
-	default:
-		return false
-	}
 }
 
 // Client results: pending server-to-client invocations of this connection.

@@ -73,6 +73,15 @@ type Options struct {
 	// CloseTimeout bounds the final flush of queued messages and the Close
 	// message when a connection ends. Default 5s.
 	CloseTimeout time.Duration
+	// AllowStatefulReconnects lets clients that ask for it (negotiate
+	// useStatefulReconnect=true, handshake version 2, WebSockets) keep their
+	// connection across a dropped socket: messages are numbered, buffered
+	// until acknowledged and replayed after the reconnect. Default false.
+	AllowStatefulReconnects bool
+	// StatefulReconnectBufferSize bounds the unacknowledged bytes kept per
+	// connection for replay; the writer waits for Acks beyond it.
+	// Default 100000.
+	StatefulReconnectBufferSize int
 	// UserIdentifier maps a connection's HTTP request to the user id used by
 	// Clients.User. Default: the ID of the Principal attached to the request
 	// context with WithPrincipal, or "" (anonymous).
@@ -112,6 +121,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CloseTimeout <= 0 {
 		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.StatefulReconnectBufferSize <= 0 {
+		o.StatefulReconnectBufferSize = DefaultStatefulReconnectBufferSize
 	}
 	if o.UserIdentifier == nil {
 		o.UserIdentifier = defaultUserIdentifier

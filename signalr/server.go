@@ -29,6 +29,9 @@ func NewServer(hub any, opts Options) (*Server, error) {
 		topts.Transports = opts.Transports
 	}
 	topts.Logger = h.opts.Logger
+	if opts.AllowStatefulReconnects {
+		topts.AllowStatefulReconnects = true
+	}
 	return &Server{h: h, d: transports.NewDispatcher(h, topts)}, nil
 }
 
