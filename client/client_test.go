@@ -666,3 +666,19 @@ func TestPolicyRefusingFirstAttemptJustCloses(t *testing.T) {
 		t.Fatalf("closed with %v", err)
 	}
 }
+
+func TestPendingFailsWithConnectionError(t *testing.T) {
+	fs := newFakeServer(t)
+	c := startClient(t, fs.url(), Options{Transports: transports.WebSockets, ServerTimeout: 100 * time.Millisecond})
+	// Infinite never completes; the silent fake server lets the client time out.
+	var err error
+	for _, e := range c.Stream(testCtx(t), "Infinite") {
+		if e != nil {
+			err = e
+			break
+		}
+	}
+	if !errors.Is(err, ErrConnectionClosed) || !errors.Is(err, ErrServerTimeout) || err.Error() != textServerTimeout {
+		t.Fatalf("pending stream failed with %v", err)
+	}
+}

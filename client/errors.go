@@ -17,7 +17,9 @@ const (
 var (
 	// ErrServerTimeout ends a connection on which nothing arrived for ServerTimeout.
 	ErrServerTimeout = errors.New(textServerTimeout)
-	// ErrConnectionClosed fails invocations and streams pending when the connection ends.
+	// ErrConnectionClosed fails invocations and streams pending when the
+	// connection ends (errors.Is matches it also when the error carries the
+	// connection's own reason, such as ErrServerTimeout).
 	ErrConnectionClosed = errors.New(textInvocationCanceled)
 	// ErrNotConnected is returned by calls made while the connection is not Connected.
 	ErrNotConnected = errors.New("Cannot send data if the connection is not in the 'Connected' State.")
@@ -26,6 +28,23 @@ var (
 	// ErrNegotiateRedirects is returned after 100 negotiate redirects.
 	ErrNegotiateRedirects = errors.New("Negotiate redirection limit exceeded.")
 )
+
+// closedError is what pending invocations and streams fail with when the
+// connection ends: like JS, the connection's error when there is one (e.g.
+// the server timeout), else the "Invocation canceled ..." text. Either way
+// errors.Is(err, ErrConnectionClosed) holds.
+func closedError(cause error) error {
+	if cause == nil {
+		return ErrConnectionClosed
+	}
+	return &connectionClosedError{cause: cause}
+}
+
+type connectionClosedError struct{ cause error }
+
+func (e *connectionClosedError) Error() string        { return e.cause.Error() }
+func (e *connectionClosedError) Unwrap() error        { return e.cause }
+func (e *connectionClosedError) Is(target error) bool { return target == ErrConnectionClosed }
 
 // HubError is an error reported by the server for an invocation or a stream
 // (the Completion's error). Message is the exact server text, for example

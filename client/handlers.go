@@ -140,24 +140,24 @@ func (c *HubConnection) invokeHandlers(s *session, inv *protocol.Invocation) {
 	if len(hs) == 0 {
 		c.log.Warn().Str("target", inv.Target).Msg("no client method with this name")
 	}
+	// Same precedence as JS: several results beat an error, the last
+	// handler's error beats a result, and no result is an error too.
 	var (
 		result   any
 		produced bool
-		firstErr error
+		multiple bool
+		lastErr  error
 	)
 	for _, h := range hs {
 		r, ok, err := h.call(inv.Arguments)
 		if err != nil {
 			c.log.Error().Err(err).Str("target", inv.Target).Msg("client method failed")
-			if firstErr == nil {
-				firstErr = err
-			}
+			lastErr = err
 			continue
 		}
+		lastErr = nil
 		if ok {
-			if produced {
-				firstErr = errors.New(textMultipleResults)
-			}
+			multiple = multiple || produced
 			result, produced = r, true
 		}
 	}
@@ -166,8 +166,10 @@ func (c *HubConnection) invokeHandlers(s *session, inv *protocol.Invocation) {
 	}
 	comp := &protocol.Completion{InvocationID: inv.InvocationID}
 	switch {
-	case firstErr != nil:
-		comp.Error = firstErr.Error()
+	case multiple:
+		comp.Error = textMultipleResults
+	case lastErr != nil:
+		comp.Error = lastErr.Error()
 	case !produced:
 		comp.Error = textNoResult
 	default:

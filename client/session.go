@@ -178,7 +178,7 @@ func (s *session) wait() error {
 	s.pmu.Unlock()
 	s.uploads.Wait()
 	for _, cl := range pending {
-		cl.fail(ErrConnectionClosed)
+		cl.fail(closedError(s.endErr))
 	}
 	return s.endErr
 }
