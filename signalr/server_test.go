@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -144,5 +145,93 @@ func TestServerLongPollingEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("DELETE status %d", resp.StatusCode)
+	}
+}
+
+func TestServerStatefulReconnectEndToEnd(t *testing.T) {
+	old := statefulAckInterval
+	statefulAckInterval = time.Hour // keep server Acks out of the expected frames
+	t.Cleanup(func() { statefulAckInterval = old })
+
+	s, hs := startServer(t, newTestHub(), Options{AllowStatefulReconnects: true, KeepAliveInterval: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	resp, err := http.Post(hs.URL+"/hub/negotiate?negotiateVersion=1&useStatefulReconnect=true", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n struct {
+		ConnectionToken      string `json:"connectionToken"`
+		UseStatefulReconnect bool   `json:"useStatefulReconnect"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&n)
+	resp.Body.Close()
+	if err != nil || !n.UseStatefulReconnect {
+		t.Fatalf("negotiate: %v %+v", err, n)
+	}
+	wsURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/hub?id=" + n.ConnectionToken
+	dial := func() *websocket.Conn {
+		ws, _, err := websocket.Dial(ctx, wsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	var pending []string
+	read := func(ws *websocket.Conn) string {
+		t.Helper()
+		for len(pending) == 0 {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs := strings.SplitAfter(string(b), "\x1e")
+			pending = recs[:len(recs)-1]
+		}
+		r := pending[0]
+		pending = pending[1:]
+		return strings.TrimSuffix(r, "\x1e")
+	}
+	write := func(ws *websocket.Conn, s string) {
+		t.Helper()
+		if err := ws.Write(ctx, websocket.MessageText, []byte(s+"\x1e")); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ws := dial()
+	write(ws, `{"protocol":"json","version":2}`)
+	if got := read(ws); got != "{}" {
+		t.Fatalf("handshake %q", got)
+	}
+	write(ws, `{"type":1,"invocationId":"1","target":"Echo","arguments":["before"]}`)
+	if got := read(ws); got != `{"type":3,"invocationId":"1","result":"before"}` {
+		t.Fatal(got)
+	}
+	_ = ws.CloseNow() // lost without a close frame
+	// Sent while the client is away: buffered and replayed.
+	deadline := time.Now().Add(waitLimit)
+	for s.ConnectionCount() != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.HubContext().Clients.All().Send(ctx, "WhileAway"); err != nil {
+		t.Fatal(err)
+	}
+
+	ws = dial()
+	defer ws.CloseNow()
+	write(ws, `{"type":9,"sequenceId":2}`)
+	for _, want := range []string{
+		`{"type":9,"sequenceId":1}`,
+		`{"type":3,"invocationId":"1","result":"before"}`,
+		`{"type":1,"target":"WhileAway","arguments":[]}`,
+	} {
+		if got := read(ws); got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+	write(ws, `{"type":1,"invocationId":"2","target":"ConnectionID","arguments":[]}`)
+	if got := read(ws); !strings.HasPrefix(got, `{"type":3,"invocationId":"2","result":"`) {
+		t.Fatal(got)
 	}
 }
