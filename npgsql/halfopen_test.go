@@ -146,4 +146,3 @@ func TestHalfOpenListenerRecovers(t *testing.T) {
 		t.Fatalf("listener never noticed the dead connection: %+v", s)
 	}
 }
-
