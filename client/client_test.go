@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gosignalr/gosignalr/negotiate"
+	"github.com/gosignalr/gosignalr/signalr/protocol"
 	"github.com/gosignalr/gosignalr/transports"
 )
 
@@ -486,6 +487,21 @@ func TestTransportFallbackNegotiatesAgain(t *testing.T) {
 	}
 	if n := fs.negotiates.Load(); n != 2 {
 		t.Fatalf("negotiates = %d, want 2", n)
+	}
+}
+
+func TestNoUsableTransport(t *testing.T) {
+	fs := newFakeServer(t)
+	fs.failWS = true
+	fs.transports = []string{"WebSockets", "ServerSentEvents"}
+	c, err := New(fs.url(), Options{Protocol: protocol.MessagePack, Transports: transports.WebSockets | transports.ServerSentEvents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(testCtx(t))
+	want := "Unable to connect to the server with any of the available transports. WebSockets failed: WebSocket failed to connect."
+	if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "ServerSentEvents failed: 'ServerSentEvents' does not support Binary.") {
+		t.Fatalf("Start: %v", err)
 	}
 }
 

@@ -348,7 +348,14 @@ func (c *HubConnection) connect(ctx context.Context) (*session, error) {
 	var failures []string
 	for _, at := range neg.AvailableTransports {
 		tt := parseTransportName(at.Transport)
-		if tt == 0 || !c.opts.Transports.Has(tt) || !hasFormat(at.TransferFormats, binary) {
+		switch {
+		case tt == 0:
+			continue // unknown to this client
+		case !c.opts.Transports.Has(tt):
+			failures = append(failures, fmt.Sprintf("%s failed: '%s' is disabled by the client.", tt, tt))
+			continue
+		case !hasFormat(at.TransferFormats, binary):
+			failures = append(failures, fmt.Sprintf("%s failed: '%s' does not support %s.", tt, tt, c.proto.TransferFormat()))
 			continue
 		}
 		if neg == nil || neg.ConnectionToken == "" {

@@ -92,9 +92,9 @@ func (t *wsTransport) dial(ctx context.Context) (*websocket.Conn, error) {
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, fmt.Errorf("WebSocket failed to connect: %w", &HTTPError{StatusCode: resp.StatusCode, Message: http.StatusText(resp.StatusCode)})
+			err = &HTTPError{StatusCode: resp.StatusCode, Message: http.StatusText(resp.StatusCode)}
 		}
-		return nil, fmt.Errorf("WebSocket failed to connect: %w", err)
+		return nil, fmt.Errorf("%s (%w)", textWebSocketFailed, err)
 	}
 	c.SetReadLimit(int64(t.maxReceive) * 4)
 	return c, nil
@@ -222,6 +222,8 @@ type sseTransport struct {
 }
 
 func (t *sseTransport) kind() transports.TransportType { return transports.ServerSentEvents }
+
+const textWebSocketFailed = "WebSocket failed to connect. The connection could not be found on the server, either the endpoint may not be a SignalR endpoint, the connection ID is not present on the server, or there is a proxy blocking WebSockets. If you have multiple servers check that sticky sessions are enabled."
 
 const textEventSourceFailed = "EventSource failed to connect. The connection could not be found on the server, either the connection ID is not present on the server, or a proxy is refusing/buffering the connection. If you have multiple servers check that sticky sessions are enabled."
 
