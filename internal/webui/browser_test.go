@@ -402,6 +402,28 @@ func (p *chatPage) waitEntry(kind string, parts ...string) {
 		`Array.from(document.querySelectorAll('#messages li[data-kind=%q]')).some(li => %s.every(s => li.textContent.includes(s)))`, kind, js))
 }
 
+// recordStates starts recording the connection states the page shows.
+func (p *chatPage) recordStates() {
+	p.t.Helper()
+	eval[bool](p, `(() => {
+		const el = document.getElementById("state");
+		window.__states = [];
+		if (window.__stateObserver) window.__stateObserver.disconnect();
+		window.__stateObserver = new MutationObserver(() => {
+			const s = el.dataset.state;
+			if (window.__states[window.__states.length - 1] !== s) window.__states.push(s);
+		});
+		window.__stateObserver.observe(el, {attributes: true, attributeFilter: ["data-state"]});
+		return true;
+	})()`)
+}
+
+// recordedStates returns the states shown since recordStates, in order.
+func (p *chatPage) recordedStates() string {
+	p.t.Helper()
+	return eval[string](p, `window.__states.join(" ")`)
+}
+
 // waitCount waits for at least n message-list lines of kind containing text.
 func (p *chatPage) waitCount(what, kind, text string, n int) {
 	p.t.Helper()
@@ -568,6 +590,9 @@ func chatScenario(t *testing.T, browser context.Context, srvA, srvB *chatServer,
 		for _, p := range []*chatPage{a, b} {
 			p.expect(regexp.MustCompile(`Connection disconnected with error|WebSocket|EventSource|net::ERR_|Failed to fetch|Failed to load resource`))
 		}
+		for _, p := range []*chatPage{a, b} {
+			p.recordStates()
+		}
 		c.do()
 		for _, p := range []*chatPage{a, b} {
 			p.waitCount(c.name+": connection lost", "system", "connection lost", i+1)
@@ -575,6 +600,11 @@ func chatScenario(t *testing.T, browser context.Context, srvA, srvB *chatServer,
 		}
 		newA, _ := a.waitConnected()
 		newB, _ := b.waitConnected()
+		for _, p := range []*chatPage{a, b} {
+			if got := p.recordedStates(); got != "reconnecting connected" {
+				t.Errorf("%s: page %s went through states %q, want \"reconnecting connected\"", c.name, p.label, got)
+			}
+		}
 		if newA == idA || newB == idB {
 			t.Errorf("%s: connection ids after reconnect A %q (was %q), B %q (was %q)", c.name, newA, idA, newB, idB)
 		}
@@ -608,12 +638,16 @@ func chatScenario(t *testing.T, browser context.Context, srvA, srvB *chatServer,
 	}
 
 	// A disconnects with its button and connects again; B sees both.
+	a.recordStates()
 	a.do(chromedp.Click(chromedp.CSS("#toggle")))
 	a.waitFor("disconnected state", `document.getElementById("state").dataset.state === "disconnected"`)
 	b.waitEntry("system", idA2, "disconnected")
 	a.do(chromedp.Click(chromedp.CSS("#toggle")))
 	idA3, _ := a.waitConnected()
 	b.waitEntry("system", idA3, "connected")
+	if got := a.recordedStates(); got != "disconnected connecting connected" {
+		t.Errorf("page A went through states %q, want \"disconnected connecting connected\"", got)
+	}
 
 	// A's tab closes: B is told, by connection id.
 	a.close()
