@@ -122,34 +122,78 @@ func scenarios(t *testing.T, script string) []string {
 }
 
 // runScenarios runs every scenario of script in every variant (transport and
-// protocol), each as its own node process and subtest (variant/scenario).
-// envFor is called once per variant, inside its subtest (so it may start
-// servers just for that variant); its variables are passed to every run.
+// protocol). One node process per variant runs its scenarios one after
+// another (starting node is the slow part); its output is split into one
+// subtest per scenario (variant/scenario) that fails with that scenario's
+// output. envFor is called once per variant, inside its subtest (so it may
+// start servers just for that variant); its variables are passed to node.
 // Variants run in parallel.
 func runScenarios(t *testing.T, script string, envFor func(t *testing.T, tr transports.TransportType) map[string]string) {
-	names := scenarios(t, script)
+	all := scenarios(t, script)
 	for _, v := range variants() {
 		t.Run(v.String(), func(t *testing.T) {
 			t.Parallel()
-			env := envFor(t, v.transport)
-			for _, name := range names {
-				if only, ok := onlyOn[name]; ok && !only.Has(v.transport) {
-					continue
+			var names []string
+			for _, name := range all {
+				if only, ok := onlyOn[name]; !ok || only.Has(v.transport) {
+					names = append(names, name)
 				}
+			}
+			e := map[string]string{
+				"SIGNALR_TRANSPORT": v.transport.String(),
+				"SIGNALR_PROTOCOL":  v.protocol,
+				"SIGNALR_SCENARIO":  strings.Join(names, ","),
+			}
+			for k, val := range envFor(t, v.transport) {
+				e[k] = val
+			}
+			if err := EnsureNodeModules(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), DefaultScriptTimeout)
+			defer cancel()
+			out, runErr := RunNode(ctx, script, e)
+			sections := splitScenarios(out)
+			for _, name := range names {
 				t.Run(name, func(t *testing.T) {
-					e := map[string]string{
-						"SIGNALR_TRANSPORT": v.transport.String(),
-						"SIGNALR_PROTOCOL":  v.protocol,
-						"SIGNALR_SCENARIO":  name,
+					sec, ok := sections[name]
+					switch {
+					case !ok:
+						t.Fatalf("scenario did not run (%v); node output:\n%s", runErr, out)
+					case !strings.Contains(sec, "\nok - "+name+" ("):
+						t.Fatalf("(env %s)\n%s", formatEnv(e), sec)
+					case testing.Verbose():
+						t.Log(sec)
 					}
-					for k, val := range env {
-						e[k] = val
-					}
-					RunScript(t, script, e)
 				})
+			}
+			if runErr != nil && !t.Failed() {
+				t.Fatalf("%v; node output:\n%s", runErr, out)
 			}
 		})
 	}
+}
+
+// splitScenarios splits harness output at its "# begin <name>" lines.
+func splitScenarios(out string) map[string]string {
+	sections := map[string]string{}
+	name := ""
+	var b strings.Builder
+	flush := func() {
+		if name != "" {
+			sections[name] = strings.TrimRight(b.String(), "\n")
+		}
+		b.Reset()
+	}
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if n, ok := strings.CutPrefix(line, "# begin "); ok {
+			flush()
+			name = strings.TrimSpace(n)
+		}
+		b.WriteString(line)
+	}
+	flush()
+	return sections
 }
 
 func TestRPC(t *testing.T) {

@@ -5,7 +5,7 @@
 //   SIGNALR_URL        hub URL, e.g. http://127.0.0.1:41234/testhub
 //   SIGNALR_TRANSPORT  WebSockets | ServerSentEvents | LongPolling (default WebSockets)
 //   SIGNALR_PROTOCOL   json | messagepack (default json)
-//   SIGNALR_SCENARIO   run only the scenario with this name (default: all)
+//   SIGNALR_SCENARIO   comma-separated scenarios to run, in that order (default: all)
 //   SIGNALR_LOG_LEVEL  client log level name (default Warning)
 //   SIGNALR_TIMEOUT_MS per-scenario deadline (default 45000)
 //   SIGNALR_LIST       if set, print the scenario names as a JSON array and exit
@@ -217,8 +217,10 @@ async function stopAll() {
 
 /**
  * run executes the scenarios (an object of name -> async function) one after
- * another, or only SIGNALR_SCENARIO, printing one line per scenario, and sets
- * the exit code. Each scenario has SIGNALR_TIMEOUT_MS to finish.
+ * another, or those named in SIGNALR_SCENARIO, and sets the exit code. Each
+ * scenario's output starts with "# begin <name>" and ends with
+ * "ok - <name> (...)" or "not ok - <name> (...): <error>"; each has
+ * SIGNALR_TIMEOUT_MS to finish.
  */
 async function run(scenarios) {
     if (env('SIGNALR_LIST', '') !== '') {
@@ -226,17 +228,20 @@ async function run(scenarios) {
         console.log(JSON.stringify(Object.keys(scenarios)));
         process.exit(0);
     }
-    const only = env('SIGNALR_SCENARIO', '');
+    const only = env('SIGNALR_SCENARIO', '').split(',').filter((n) => n !== '');
     const limit = Number(env('SIGNALR_TIMEOUT_MS', '45000'));
-    const names = Object.keys(scenarios).filter((n) => only === '' || n === only);
-    if (names.length === 0) {
-        console.error(`no scenario named '${only}' (have: ${Object.keys(scenarios).join(', ')})`);
+    const unknown = only.filter((n) => !(n in scenarios));
+    if (unknown.length > 0) {
+        console.error(`no scenario named '${unknown.join("', '")}' (have: ${Object.keys(scenarios).join(', ')})`);
         process.exit(2);
     }
+    const names = only.length > 0 ? only : Object.keys(scenarios);
     const ctx = `transport=${transportName()} protocol=${protocolName()}`;
     let failed = 0;
     for (const name of names) {
         const started = Date.now();
+        // Marks where this scenario's output starts (the Go side splits on it).
+        console.log(`# begin ${name}`);
         try {
             await within(Promise.resolve().then(() => scenarios[name]()), limit, `scenario '${name}' to finish`);
             console.log(`ok - ${name} (${ctx}, ${Date.now() - started} ms)`);
