@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Senders, "senders", 1, "broadcast: sending connections")
 	fs.IntVar(&cfg.GroupSize, "group-size", 10, "group: connections per group")
 	fs.IntVar(&cfg.MessageSize, "size", 64, "payload bytes")
-	fs.DurationVar(&cfg.Drain, "drain", 5*time.Second, "max wait for in-flight messages after sending stops")
+	fs.DurationVar(&cfg.Drain, "drain", 5*time.Second, "after sending stops, wait for in-flight messages until none arrived for this long")
 	fs.DurationVar(&cfg.PingInterval, "ping", 15*time.Second, "client keep-alive ping interval (negative: none)")
 	fs.BoolVar(&cfg.SkipNegotiate, "skip-negotiate", false, "WebSockets without negotiate")
 	fs.Usage = func() {

@@ -92,7 +92,9 @@ type Config struct {
 	// MessageSize is the payload size in bytes (at least the header, about
 	// 40 bytes). Default 64.
 	MessageSize int
-	// Drain bounds the wait for in-flight messages after sending stops. Default 5s.
+	// Drain: after sending stops, the run waits for in-flight messages until
+	// all have arrived or none has arrived for Drain; what is missing then
+	// counts as lost. Default 5s.
 	Drain time.Duration
 	// PingInterval is how often clients send Pings (not over Long Polling).
 	// Default 15s; negative disables.

@@ -192,10 +192,18 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 
 	// Wait for what is still in flight.
+	// Wait for what is still in flight: until everything arrived, or
+	// nothing more arrived for cfg.Drain (an overloaded server that is still
+	// delivering is slow, not lossy).
 	expected = r.expected()
-	drainDeadline := time.Now().Add(cfg.Drain)
-	for r.received.Load() < expected && time.Now().Before(drainDeadline) {
+	lastCount, lastProgress := r.received.Load(), time.Now()
+	for lastCount < expected {
 		if !sleepCtx(ctx, 5*time.Millisecond) {
+			break
+		}
+		if c := r.received.Load(); c != lastCount {
+			lastCount, lastProgress = c, time.Now()
+		} else if time.Since(lastProgress) > cfg.Drain {
 			break
 		}
 	}
