@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"iter"
 	"net/http"
 	"net/http/httptest"
@@ -425,5 +428,113 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 	if err := c.Start(testCtx(t)); err == nil || !strings.Contains(err.Error(), "handshake") {
 		t.Fatalf("Start: %v", err)
+	}
+}
+
+// dropProxy forwards TCP to target and can cut every proxied connection
+// without a WebSocket close frame: a network failure as the client sees it.
+type dropProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newDropProxy(t *testing.T, target string) *dropProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dropProxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.drop()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *dropProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, u)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); _, _ = io.Copy(u, c); _ = u.Close() }()
+		go func() { defer p.wg.Done(); _, _ = io.Copy(c, u); _ = c.Close() }()
+	}
+}
+
+func (p *dropProxy) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+func TestRealServerStatefulReconnect(t *testing.T) {
+	for _, pr := range []protocol.HubProtocol{protocol.JSON, protocol.MessagePack} {
+		t.Run(pr.Name(), func(t *testing.T) {
+			_, url := startRealServer(t, signalr.Options{AllowStatefulReconnects: true})
+			host := strings.TrimPrefix(strings.TrimSuffix(url, "/hub"), "http://")
+			proxy := newDropProxy(t, host)
+			var mu sync.Mutex
+			var events []string
+			messages := make(chan string, 16)
+			c, err := New("http://"+proxy.ln.Addr().String()+"/hub", Options{
+				Transports:        transports.WebSockets,
+				Protocol:          pr,
+				StatefulReconnect: true,
+				Reconnect:         DefaultReconnectPolicy(),
+				OnReconnecting:    func(err error) { mu.Lock(); events = append(events, "reconnecting: "+fmt.Sprint(err)); mu.Unlock() },
+				OnClose:           func(err error) { mu.Lock(); events = append(events, "closed: "+fmt.Sprint(err)); mu.Unlock() },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = c.On("Message", func(s string, n int) { messages <- s })
+			ctx := testCtx(t)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer c.Stop(ctx)
+			id := c.ConnectionID()
+			for round := range 3 {
+				if got, err := Invoke[string](ctx, c, "Echo", "before"); err != nil || got != "before" {
+					t.Fatalf("round %d: Echo = %q %v", round, got, err)
+				}
+				proxy.drop()
+				// Sent while the socket is gone: buffered, then replayed after the resume.
+				if err := c.Send(ctx, "CallMe", fmt.Sprintf("during %d", round), 0); err != nil {
+					t.Fatalf("round %d: Send: %v", round, err)
+				}
+				if got := <-messages; got != fmt.Sprintf("during %d", round) {
+					t.Fatalf("round %d: got %q", round, got)
+				}
+				if got, err := Invoke[string](ctx, c, "GetConnectionID"); err != nil || got != id {
+					t.Fatalf("round %d: connection id %q (%v), want the same %q", round, got, err, id)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(events) != 0 {
+				t.Fatalf("hub-level events during resumes: %v", events)
+			}
+		})
 	}
 }
