@@ -150,7 +150,9 @@ func SuperuserDSN(tb testing.TB) string {
 // Restart stops the managed server (fast shutdown: every client connection is
 // closed) and starts the same cluster again on the same port. Databases
 // survive. With an external server (GOSIGNALR_TEST_PG) the test is skipped,
-// since the harness cannot restart it.
+// since the harness cannot restart it (check CanRestart first when calling
+// from a goroutine other than the test's). Like t.Fatal, call it from the
+// test goroutine.
 func Restart(tb testing.TB) {
 	tb.Helper()
 	s := ensure(tb)
@@ -166,6 +168,10 @@ func Restart(tb testing.TB) {
 		tb.Fatalf("pgtest: restart: %v", err)
 	}
 }
+
+// CanRestart reports whether Restart and StopServerFor work: only for the
+// harness-managed server, not for one given by GOSIGNALR_TEST_PG.
+func CanRestart() bool { return os.Getenv(EnvVar) == "" }
 
 // StopServerFor stops the managed server, runs nothing while it is down for
 // d, then starts it again. It lets a test observe a longer outage than
