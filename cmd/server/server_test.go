@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/gosignalr/gosignalr/client"
 	"github.com/gosignalr/gosignalr/interop"
 )
 
@@ -191,6 +192,42 @@ func TestServerEndpoints(t *testing.T) {
 		}
 	})
 
+	t.Run("health counts connections", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := client.New(cs.base+"/chathub", client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		count := func() float64 {
+			_, body := get(t, cs.base+"/health", nil)
+			var h struct{ Connections float64 }
+			if err := json.Unmarshal([]byte(body), &h); err != nil {
+				t.Fatalf("%v: %s", err, body)
+			}
+			return h.Connections
+		}
+		// The server registers and removes connections asynchronously to
+		// the client's Start and Stop.
+		waitCount := func(want float64) {
+			t.Helper()
+			for n := count(); n != want; n = count() {
+				if ctx.Err() != nil {
+					t.Fatalf("connections = %v, want %v", n, want)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		waitCount(1)
+		if err := c.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitCount(0)
+	})
+
 	t.Run("negotiate at any casing of the hub path", func(t *testing.T) {
 		for _, p := range []string{"/chathub/negotiate", "/chatHub/negotiate", "/CHATHUB/negotiate?negotiateVersion=1"} {
 			res, body := do(t, http.MethodPost, cs.base+p, nil)
@@ -289,11 +326,18 @@ func TestRunErrors(t *testing.T) {
 // ChatServer over each transport.
 func TestChatInterop(t *testing.T) {
 	cs := startChatServer(t, nil)
-	for _, tr := range []string{"WebSockets", "ServerSentEvents", "LongPolling"} {
-		t.Run(tr, func(t *testing.T) {
+	for _, v := range []struct{ transport, protocol string }{
+		{"WebSockets", "json"},
+		{"ServerSentEvents", "json"},
+		{"LongPolling", "json"},
+		{"WebSockets", "messagepack"},
+		{"LongPolling", "messagepack"},
+	} {
+		t.Run(v.transport+"-"+v.protocol, func(t *testing.T) {
 			interop.RunScript(t, "scenarios/chat.cjs", map[string]string{
 				"SIGNALR_URL":       cs.base + "/chathub",
-				"SIGNALR_TRANSPORT": tr,
+				"SIGNALR_TRANSPORT": v.transport,
+				"SIGNALR_PROTOCOL":  v.protocol,
 			})
 		})
 	}
