@@ -94,3 +94,45 @@ func BenchmarkInvoke(b *testing.B) {
 		<-c.conn.out
 	}
 }
+
+// BenchmarkFanoutSenderSide1000 isolates the broadcaster's own cost (what a
+// hub method calling Clients.All().Send pays): one encoding and 1,000 queue
+// appends, with no writer goroutines competing for the CPU. Queues are
+// emptied outside the timer.
+func BenchmarkFanoutSenderSide1000(b *testing.B) {
+	opts := Options{OutboundQueueSize: 1 << 20}.withDefaults()
+	lm := NewDefaultHubLifetimeManager()
+	conns := make([]*HubConnection, 1000)
+	for i := range conns {
+		conns[i] = newHubConnection(context.Background(), &discardConn{memConn: newMemConn(fmt.Sprint("c", i), 1)}, protocol.JSON, &opts)
+		_ = lm.OnConnected(context.Background(), conns[i])
+	}
+	defer func() {
+		for _, c := range conns {
+			c.cancel()
+		}
+	}()
+	ctx := context.Background()
+	args := []any{"user", "a chat message of modest size"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := lm.SendAll(ctx, "ReceiveMessage", args); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i%256 == 0 {
+			b.StopTimer()
+			for _, c := range conns {
+				c.qmu.Lock()
+				clear(c.q)
+				c.q = c.q[:0]
+				c.qmu.Unlock()
+				select {
+				case <-c.wake:
+				default:
+				}
+			}
+			b.StartTimer()
+		}
+	}
+}

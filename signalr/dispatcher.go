@@ -302,6 +302,11 @@ func decodeValue(a any, t reflect.Type) (reflect.Value, error) {
 		if t == rawValueType {
 			return reflect.ValueOf(&v).Elem(), nil
 		}
+		if v.IsNull() && !nullable(t) {
+			// .NET cannot bind null to a value type (int, bool, double...);
+			// Go would silently give zero.
+			return reflect.Value{}, fmt.Errorf("signalr: null for %s", t)
+		}
 		p := reflect.New(t)
 		if err := v.Decode(p.Interface()); err != nil {
 			return reflect.Value{}, err
@@ -316,6 +321,18 @@ func decodeValue(a any, t reflect.Type) (reflect.Value, error) {
 		return rv.Convert(t), nil
 	}
 	return reflect.Value{}, fmt.Errorf("signalr: cannot use %s as %s", rv.Type(), t)
+}
+
+// nullable reports whether null binds to t: the Go counterparts of .NET
+// reference types (strings and structs stand for classes) and pointers.
+func nullable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return false
+	}
+	return true
 }
 
 // streamItem feeds an upload stream. Like .NET, a full stream buffer holds
