@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
+	"time"
 
 	"github.com/gosignalr/gosignalr/signalr"
 )
@@ -134,4 +136,76 @@ func (testHub) OnDisconnected(ctx *signalr.Context, err error) error {
 		reason = err.Error()
 	}
 	return ctx.Clients().Others().Send(context.WithoutCancel(ctx), "Left", ctx.ConnectionID(), reason)
+}
+
+// Counter streams 0..n-1 through a channel. Its goroutine ends when the
+// stream does or the stream's context is cancelled.
+func (testHub) Counter(ctx *signalr.Context, n int) <-chan int {
+	ch := make(chan int)
+	go func() {
+		defer close(ch)
+		for i := 0; i < n; i++ {
+			select {
+			case ch <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// Letters streams through an iterator.
+func (testHub) Letters() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, s := range []string{"a", "b", "c"} {
+			if !yield(s) {
+				return
+			}
+		}
+	}
+}
+
+// Infinite streams until cancelled, then tells the caller (like the .NET
+// functional tests' TestHub.InfiniteStream).
+func (testHub) Infinite(ctx *signalr.Context) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		defer ctx.Clients().Caller().Send(context.WithoutCancel(ctx), "StreamCanceled")
+		for i := 0; ; i++ {
+			if !yield(i) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// Concat joins an upload stream.
+func (testHub) Concat(parts <-chan string) string {
+	var b strings.Builder
+	for p := range parts {
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// StreamThrow fails before the stream starts.
+func (testHub) StreamThrow(msg string) (iter.Seq[int], error) {
+	return nil, invalidOperation{msg}
+}
+
+// FailAfter streams n items, then fails.
+func (testHub) FailAfter(n int) iter.Seq2[int, error] {
+	return func(yield func(int, error) bool) {
+		for i := 0; i < n; i++ {
+			if !yield(i, nil) {
+				return
+			}
+		}
+		yield(0, invalidOperation{fmt.Sprintf("broken after %d", n)})
+	}
 }

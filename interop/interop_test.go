@@ -213,6 +213,36 @@ func TestClients(t *testing.T) {
 	})
 }
 
+func TestStreams(t *testing.T) {
+	runScenarios(t, "scenarios/streams.cjs", func(t *testing.T, _ transports.TransportType) map[string]string {
+		s, err := signalr.NewServer(testHub{}, signalr.Options{EnableDetailedErrors: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/testhub", s)
+		mux.Handle("/testhub/", s)
+		// Like the .NET functional tests' /clientresult/{id}: invoke the
+		// client's Result handler and answer with its int, or the error text.
+		mux.HandleFunc("GET /control/clientresult/{id}", func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+			defer cancel()
+			n, err := signalr.InvokeClient[int](ctx, s.HubContext().Clients.Client(r.PathValue("id")), "Result")
+			if err != nil {
+				fmt.Fprint(w, err.Error())
+				return
+			}
+			fmt.Fprint(w, n)
+		})
+		ts := httptest.NewServer(mux)
+		t.Cleanup(func() {
+			shutdown(t, s)
+			ts.Close()
+		})
+		return map[string]string{"SIGNALR_URL": ts.URL + "/testhub", "SIGNALR_CONTROL_URL": ts.URL + "/control"}
+	})
+}
+
 // TestLifecycle gives every transport its own servers: a restart must not
 // disturb the scenarios of the other transports running in parallel.
 func TestLifecycle(t *testing.T) {
