@@ -608,15 +608,30 @@ func (r *runner) account(rep *Report) {
 		return
 	}
 	senders := r.senders()
+	groupSender := map[int]*lconn{}
+	for _, s := range senders {
+		groupSender[s.group] = s
+	}
 	for _, lc := range r.conns {
 		if lc == nil {
 			continue
 		}
 		rep.Unexpected += lc.tr.unexpected
-		for _, s := range senders {
-			if !r.isRecipient(lc, s.idx) {
-				continue
+		// The senders this connection should hear from.
+		from := senders
+		switch r.cfg.Scenario {
+		case ScenarioGroup:
+			from = nil
+			if s := groupSender[lc.group]; s != nil {
+				from = []*lconn{s}
 			}
+		case ScenarioConnection:
+			from = nil
+			if p := r.predecessor(lc.idx); p >= 0 {
+				from = []*lconn{r.conns[p]}
+			}
+		}
+		for _, s := range from {
 			st := lc.tr.bySender[s.idx]
 			if st == nil {
 				rep.Lost += s.sent.Load()
