@@ -99,14 +99,9 @@ func maxNotifySize(n int) int { return NotifySize(n, 10, 26) }
 
 // MaxCompatPayload is the largest backplane payload (in bytes) that compat
 // mode publishes: its NOTIFY text stays under MaxNotifyPayload whatever the
-// row's Id and InsertedOn.
-var MaxCompatPayload = func() int {
-	n := 0
-	for maxNotifySize(n+1) < MaxNotifyPayload {
-		n++
-	}
-	return n
-}()
+// row's Id (up to 10 digits) and InsertedOn (up to 26 characters).
+// TestMaxCompatPayload checks it is exactly the boundary of maxNotifySize.
+const MaxCompatPayload = 5787
 
 // TooLargeError reports a message that compat mode cannot publish.
 type TooLargeError struct {
