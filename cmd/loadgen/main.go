@@ -207,7 +207,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen: %v\n", err)
 		return exitUsage
 	}
-	if err := rep.WriteTable(stdout); err != nil {
+	// With the JSON report on stdout, the table goes to stderr.
+	tableOut := stdout
+	if *jsonOut == "-" {
+		tableOut = stderr
+	}
+	if err := rep.WriteTable(tableOut); err != nil {
 		return exitUsage
 	}
 	if *jsonOut != "" {

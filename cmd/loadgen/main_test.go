@@ -54,6 +54,20 @@ func TestRunSelf(t *testing.T) {
 	}
 }
 
+func TestJSONToStdout(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run(context.Background(), []string{"--self", "-n", "2", "--duration", "100ms", "--quiet", "--json", "-"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	var rep loadgen.Report
+	if err := json.Unmarshal([]byte(stdout.String()), &rep); err != nil {
+		t.Fatalf("stdout is not only the JSON report: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "PASS") {
+		t.Errorf("table not on stderr: %s", stderr.String())
+	}
+}
+
 func TestRunUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"--scenario", "nope", "--self"},
