@@ -199,7 +199,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 
 	if isStream {
 		d.wg.Add(1)
-		go d.runStream(hctx, cancel, id, target, m, argv, streamIDs)
+		go d.runStream(hctx, cancel, id, target, m, argv, streamIDs, ups)
 		return
 	}
 	if len(ups) == 0 {
@@ -412,7 +412,7 @@ func (d *dispatcher) endUploads(ids []string, ups []*upload) string {
 
 // runStream runs a server-to-client stream: items, then one Completion
 // (without error when the client cancelled).
-func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string) {
+func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string, ups []*upload) {
 	defer d.wg.Done()
 	defer func() {
 		d.mu.Lock()
@@ -420,14 +420,6 @@ func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, tar
 		d.mu.Unlock()
 		cancel()
 	}()
-	var ups []*upload
-	if len(streamIDs) > 0 {
-		d.mu.Lock()
-		for _, sid := range streamIDs {
-			ups = append(ups, d.uploads[sid])
-		}
-		d.mu.Unlock()
-	}
 	res, err := m.call(hctx, argv)
 	var text string
 	switch {
@@ -442,7 +434,7 @@ func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, tar
 			text = buildErrorMessage("An error occurred on the server while streaming results.", err, d.detailed())
 		}
 	}
-	if len(ups) > 0 && ups[0] != nil {
+	if len(ups) > 0 {
 		if uerr := d.endUploads(streamIDs, ups); uerr != "" && text == "" {
 			text = buildErrorMessage("An error occurred on the server while streaming results.", &HubError{Message: uerr}, d.detailed())
 		}

@@ -213,3 +213,19 @@ func TestHubNameDefaultsToTypeName(t *testing.T) {
 		t.Fatalf("HubName = %q", h.HubName())
 	}
 }
+
+// Upper is a server stream fed by an upload stream.
+func (h *testHub) Upper(ctx *Context, in <-chan string) <-chan string {
+	out := make(chan string)
+	go func() {
+		defer close(out)
+		for s := range in {
+			select {
+			case out <- strings.ToUpper(s):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}

@@ -109,3 +109,21 @@ func TestStreamLimitPerConnection(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+func TestStreamInvocationWithUpload(t *testing.T) {
+	h := newHandler(t, newTestHub(), Options{})
+	c := connect(t, h, "c1")
+	c.send(`{"type":4,"invocationId":"1","target":"Upper","arguments":[],"streamIds":["u"]}`,
+		`{"type":2,"invocationId":"u","item":"a"}`,
+		`{"type":2,"invocationId":"u","item":"b"}`,
+		`{"type":3,"invocationId":"u"}`)
+	for _, want := range []string{
+		`{"type":2,"invocationId":"1","item":"A"}`,
+		`{"type":2,"invocationId":"1","item":"B"}`,
+		`{"type":3,"invocationId":"1"}`,
+	} {
+		if got := c.nextRecord(); got != want {
+			t.Fatalf("got  %s\nwant %s", got, want)
+		}
+	}
+}
