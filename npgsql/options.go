@@ -117,8 +117,12 @@ type Options struct {
 	// a lower id can commit after a higher one. Default 10000.
 	CatchUpMargin int
 	// SeenWindow is how many delivered (id, payload) pairs are remembered to
-	// drop notifications the catch-up already delivered. Default 131072;
-	// raised to 4×CatchUpMargin if smaller.
+	// drop notifications the catch-up already delivered. The catch-up
+	// re-reads from the sequence value of the last health check minus
+	// CatchUpMargin, so the window must hold more than CatchUpMargin +
+	// messages/s × HealthCheckInterval (about 8,000 msg/s with the defaults)
+	// or a reconnect may deliver a few messages twice. Default 131072
+	// (about 7 MB); raised to 4×CatchUpMargin if smaller.
 	SeenWindow int
 	// MaxPoolSize is the publisher pool's connection limit. Default 8.
 	MaxPoolSize int
