@@ -58,6 +58,11 @@ var _ transports.Handler = (*ConnectionHandler)(nil)
 // iter.Seq2[E, error] makes a server-to-client stream; channel parameters
 // receive client-to-server streams. OnConnected(*Context) error and
 // OnDisconnected(*Context, error) error are lifecycle hooks, not hub methods.
+//
+// A Context is cancelled when its connection ends (and a server stream's
+// when the client cancels it); hub methods and stream producers must return
+// then, because a connection ends only once all of them have. The Context of
+// OnDisconnected is never cancelled, so the hook can still send to others.
 func NewConnectionHandler(hub any, opts Options) (*ConnectionHandler, error) {
 	d, err := describeHub(hub, opts.HubName)
 	if err != nil {
