@@ -198,7 +198,10 @@ func postSend(ctx context.Context, h *httpDoer, url string, p []byte, binary boo
 	}
 	ctx, cancel := context.WithTimeout(ctx, httpRequestTimeout)
 	defer cancel()
-	resp, err := h.do(ctx, request{method: http.MethodPost, url: url, body: p, contentType: ct})
+	// The HTTP transport may still read the body after Do returns, and the
+	// writer reuses p: send a copy.
+	body := append([]byte(nil), p...)
+	resp, err := h.do(ctx, request{method: http.MethodPost, url: url, body: body, contentType: ct})
 	if err != nil {
 		return err
 	}
