@@ -72,7 +72,8 @@ func variants() []variant {
 // onlyOn limits a scenario to some transports (where the client itself
 // supports nothing else).
 var onlyOn = map[string]transports.TransportType{
-	"skip-negotiation": transports.WebSockets, // the JS client refuses it for SSE and LP
+	"skip-negotiation":   transports.WebSockets, // the JS client refuses it for SSE and LP
+	"stateful-reconnect": transports.WebSockets, // the JS client offers it on WebSockets only
 }
 
 // startHub serves a testHub with opts at <url>/testhub on 127.0.0.1 and
@@ -249,10 +250,23 @@ func TestLifecycle(t *testing.T) {
 	// Short, but with room for a loaded machine: keep-alive is proven by
 	// idling for twice the timeouts.
 	const keepAlive, clientTimeout = 100 * time.Millisecond, 3000 * time.Millisecond
-	fast := signalr.Options{KeepAliveInterval: keepAlive, ClientTimeoutInterval: clientTimeout, EnableDetailedErrors: true}
 	runScenarios(t, "scenarios/lifecycle.cjs", func(t *testing.T, _ transports.TransportType) map[string]string {
-		rs := newRestartable(t, func() (*signalr.Server, error) { return signalr.NewServer(testHub{}, fast) })
-		ts := httptest.NewServer(rs)
+		rs := newRestartable(t, func() (*signalr.Server, error) {
+			return signalr.NewServer(testHub{}, signalr.Options{
+				KeepAliveInterval:       keepAlive,
+				ClientTimeoutInterval:   clientTimeout,
+				EnableDetailedErrors:    true,
+				AllowStatefulReconnects: true, // used only by clients that ask for it
+			})
+		})
+		mux := http.NewServeMux()
+		mux.Handle("/testhub", rs)
+		mux.Handle("/testhub/", rs)
+		mux.HandleFunc("POST /control/restart", rs.restart)
+		ts := httptest.NewServer(mux)
+		// Clients connect through a proxy that can cut their connections.
+		proxy := newDropProxy(t, ts.Listener.Addr().String())
+		mux.HandleFunc("POST /control/drop", func(http.ResponseWriter, *http.Request) { proxy.drop() })
 		t.Cleanup(func() {
 			rs.close(t)
 			ts.Close()
@@ -260,7 +274,7 @@ func TestLifecycle(t *testing.T) {
 		// The slow server pings far less often than the scripts' server timeout.
 		slow := startHub(t, signalr.Options{KeepAliveInterval: 10 * time.Second})
 		return map[string]string{
-			"SIGNALR_URL":         ts.URL + "/testhub",
+			"SIGNALR_URL":         "http://" + proxy.Addr() + "/testhub",
 			"SIGNALR_URL_SLOW":    slow,
 			"SIGNALR_CONTROL_URL": ts.URL + "/control",
 			"KEEPALIVE_MS":        strconv.Itoa(int(keepAlive.Milliseconds())),
@@ -272,10 +286,10 @@ func TestLifecycle(t *testing.T) {
 	})
 }
 
-// restartable serves /testhub from a hub server that POST /control/restart
-// replaces: the current server is shut down (every client gets Close with
-// allowReconnect and keeps being served until it has gone), then a new one
-// takes over. Reconnect attempts meanwhile fail and are retried by the client.
+// restartable serves the hub from a server that restart replaces: the
+// current server is shut down (every client gets Close with allowReconnect
+// and keeps being served until it has gone), then a new one takes over.
+// Reconnect attempts meanwhile fail and are retried by the client.
 type restartable struct {
 	make func() (*signalr.Server, error)
 
@@ -299,30 +313,27 @@ func (rs *restartable) current() *signalr.Server {
 }
 
 func (rs *restartable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/control/restart" && r.Method == http.MethodPost:
-		next, err := rs.make()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		old := rs.current()
-		rs.wg.Add(1)
-		go func() {
-			defer rs.wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			old.Shutdown(ctx)
-			rs.mu.Lock()
-			rs.cur = next
-			rs.mu.Unlock()
-		}()
-		w.WriteHeader(http.StatusOK)
-	case r.URL.Path == "/testhub" || strings.HasPrefix(r.URL.Path, "/testhub/"):
-		rs.current().ServeHTTP(w, r)
-	default:
-		http.NotFound(w, r)
+	rs.current().ServeHTTP(w, r)
+}
+
+// restart is the handler of POST /control/restart.
+func (rs *restartable) restart(w http.ResponseWriter, _ *http.Request) {
+	next, err := rs.make()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
 	}
+	old := rs.current()
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		old.Shutdown(ctx)
+		rs.mu.Lock()
+		rs.cur = next
+		rs.mu.Unlock()
+	}()
 }
 
 func (rs *restartable) close(t *testing.T) {

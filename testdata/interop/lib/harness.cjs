@@ -83,6 +83,7 @@ let opened = [];
  *   protocol: 'json' | 'messagepack'
  *   skipNegotiation, headers, accessTokenFactory: passed to withUrl
  *   reconnectDelays: array of ms for withAutomaticReconnect
+ *   statefulReconnect: true (or {bufferSize}) for withStatefulReconnect
  *   serverTimeoutMs, keepAliveMs: withServerTimeout / withKeepAliveInterval
  *     (default: SIGNALR_SERVER_TIMEOUT_MS / SIGNALR_KEEPALIVE_MS if set)
  */
@@ -103,6 +104,9 @@ function build(hubUrl, opts = {}) {
         .configureLogging(httpOptions.logger);
     if (opts.reconnectDelays) {
         b = b.withAutomaticReconnect(opts.reconnectDelays);
+    }
+    if (opts.statefulReconnect) {
+        b = b.withStatefulReconnect(opts.statefulReconnect === true ? undefined : opts.statefulReconnect);
     }
     const serverTimeoutMs = opts.serverTimeoutMs !== undefined ? opts.serverTimeoutMs : env('SIGNALR_SERVER_TIMEOUT_MS', undefined);
     if (serverTimeoutMs !== undefined) {

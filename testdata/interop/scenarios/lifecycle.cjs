@@ -4,6 +4,8 @@
 //
 //   SIGNALR_URL          server with short keep-alive and client timeout
 //                        (KEEPALIVE_MS / CLIENT_TIMEOUT_MS tell the values)
+//                        and stateful reconnect allowed, behind a proxy:
+//                        POST <control>/drop cuts every connection through it
 //   SIGNALR_URL_SLOW     server whose keep-alive is far longer than the
 //                        client's server timeout used here
 //   SIGNALR_CONTROL_URL  POST <it>/restart shuts the SIGNALR_URL server down
@@ -71,6 +73,44 @@ h.run({
         assert.notEqual(newId, oldId, 'a reconnect is a new connection');
         assert.equal(c.connectionId, newId);
         assert.equal(await c.invoke('GetConnectionID'), newId);
+    },
+
+    // A network failure (connections cut, no close handshake) makes
+    // withAutomaticReconnect build a new connection.
+    async 'reconnect-after-drop'() {
+        const c = await h.connect(h.url(), { reconnectDelays: [0, 100, 200, 400, 800, 1600, 3200] });
+        const oldId = c.connectionId;
+        const reconnecting = h.deferred();
+        const reconnected = h.deferred();
+        c.onreconnecting((err) => reconnecting.resolve(err));
+        c.onreconnected((id) => reconnected.resolve(id));
+        await control('drop');
+        await h.within(reconnecting.promise, h.DEFAULT_TIMEOUT_MS, 'onreconnecting');
+        const newId = await h.within(reconnected.promise, 2 * h.DEFAULT_TIMEOUT_MS, 'onreconnected');
+        assert.notEqual(newId, oldId, 'a reconnect is a new connection');
+        assert.equal(await c.invoke('GetConnectionID'), newId);
+    },
+
+    // Stateful reconnect: after a cut the client resumes the same connection
+    // (same id, no onreconnecting) and nothing sent meanwhile is lost or doubled.
+    async 'stateful-reconnect'() {
+        const c = h.build(h.url(), { reconnectDelays: [0, 100, 200], statefulReconnect: true });
+        const echoed = h.record(c, 'Echoed');
+        let reconnecting = false;
+        c.onreconnecting(() => { reconnecting = true; });
+        await h.within(c.start(), h.DEFAULT_TIMEOUT_MS, 'start()');
+        const id = c.connectionId;
+        await c.send('EchoToCaller', 'before');
+        await echoed.wait(1);
+        await control('drop');
+        await c.send('EchoToCaller', 'during');
+        assert.equal(await h.within(c.invoke('Echo', 'after'), h.DEFAULT_TIMEOUT_MS, 'invoke after the cut'), 'after');
+        assert.deepEqual(await echoed.wait(2), [['before'], ['during']]);
+        assert.equal(await c.invoke('GetConnectionID'), id, 'the same connection on the server');
+        assert.equal(c.connectionId, id);
+        assert.equal(reconnecting, false, 'stateful reconnect is invisible to the hub connection');
+        await h.sleep(200);
+        assert.equal(echoed.calls.length, 2, `no duplicates: ${JSON.stringify(echoed.calls)}`);
     },
 
     // Context.Abort: Close without allowReconnect, so no reconnect even with
