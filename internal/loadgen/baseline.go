@@ -47,11 +47,14 @@ type baseConn struct {
 	cancel context.CancelFunc
 	limit  int
 
-	// The queue is a slice that is nil while idle, so an idle connection
-	// costs no queue memory (a buffered channel would hold its capacity).
+	// The queue is a slice that is nil while idle, and the writer goroutine
+	// exists only while there is something to write, so an idle connection
+	// costs neither queue memory nor a goroutine stack.
 	mu      sync.Mutex
 	pending [][]byte
-	wake    chan struct{} // capacity 1: "pending is not empty"
+	writing bool           // a flush goroutine is running
+	closed  bool           // no more writers may start
+	writers sync.WaitGroup // the flush goroutine, if any
 }
 
 var (
@@ -149,7 +152,7 @@ func (s *BaselineServer) serve(ctx context.Context, ws *websocket.Conn) {
 	if size <= 0 {
 		size = 1024
 	}
-	c := &baseConn{ws: ws, typ: typ, ctx: ctx, cancel: cancel, limit: size, wake: make(chan struct{}, 1)}
+	c := &baseConn{ws: ws, typ: typ, ctx: ctx, cancel: cancel, limit: size}
 	// The handshake response goes first through the queue, and the
 	// connection is registered before it is written: a client that has its
 	// response is sure to get every later broadcast.
@@ -159,15 +162,13 @@ func (s *BaselineServer) serve(ctx context.Context, ws *websocket.Conn) {
 		return
 	}
 	s.accepted.Add(1)
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(c)
-	}()
 	defer func() {
 		s.remove(c)
 		cancel()
-		<-writerDone
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.writers.Wait()
 		ws.CloseNow()
 	}()
 	if rest := hs[i+1:]; len(rest) > 0 {
@@ -198,20 +199,22 @@ func (s *BaselineServer) serve(ctx context.Context, ws *websocket.Conn) {
 	}
 }
 
-func (s *BaselineServer) writeLoop(c *baseConn) {
+// flush writes what is queued, batching it into as few WebSocket messages
+// as possible (64 KiB at most each; records are never split), and returns
+// when the queue is empty.
+func (s *BaselineServer) flush(c *baseConn) {
+	defer c.writers.Done()
 	var batch []byte
 	for {
-		select {
-		case <-c.wake:
-		case <-c.ctx.Done():
-			return
-		}
 		c.mu.Lock()
 		msgs := c.pending
 		c.pending = nil
+		if len(msgs) == 0 || c.ctx.Err() != nil {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		c.mu.Unlock()
-		// Everything queued goes out in as few frames as possible (64 KiB
-		// at most per frame); records are never split.
 		for len(msgs) > 0 {
 			p := msgs[0]
 			n := 1
@@ -225,12 +228,9 @@ func (s *BaselineServer) writeLoop(c *baseConn) {
 			}
 			if err := c.ws.Write(c.ctx, c.typ, p); err != nil {
 				c.cancel()
-				return
+				break
 			}
 			msgs = msgs[n:]
-		}
-		if len(c.wake) == 0 {
-			batch = nil // idle: hold no buffer
 		}
 	}
 }
@@ -247,18 +247,21 @@ func (s *BaselineServer) fanOut(p []byte) {
 
 func (s *BaselineServer) enqueue(c *baseConn, p []byte) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
 	if len(c.pending) >= c.limit {
-		c.mu.Unlock()
 		// Slow consumer: drop the connection rather than block everyone.
 		s.Logger.Warn().Msg("baseline: slow consumer dropped")
 		c.cancel()
 		return
 	}
 	c.pending = append(c.pending, p)
-	c.mu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.writing {
+		c.writing = true
+		c.writers.Add(1)
+		go s.flush(c)
 	}
 }
 
