@@ -3,6 +3,7 @@ package signalr
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -133,6 +134,39 @@ func BenchmarkFanoutSenderSide1000(b *testing.B) {
 				}
 			}
 			b.StartTimer()
+		}
+	}
+}
+
+// BenchmarkIdleConnectionMemory reports the heap and stack bytes one idle
+// connection costs the hub runtime (in-memory transport, after handshake):
+// HubConnection, read buffer, writer goroutine, ServeConn goroutine.
+func BenchmarkIdleConnectionMemory(b *testing.B) {
+	const n = 2000
+	h := newHandler(b, newTestHub(), Options{})
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		conns := make([]*memConn, n)
+		served := make(chan struct{}, n)
+		for i := range conns {
+			conns[i] = newMemConn(fmt.Sprint("c", i), 4)
+			go func() { h.ServeConn(context.Background(), conns[i]); served <- struct{}{} }()
+			conns[i].in <- []byte(`{"protocol":"json","version":1}` + "\x1e")
+			<-conns[i].out
+		}
+		for h.ConnectionCount() != n {
+			runtime.Gosched()
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse)/n, "bytes/conn")
+		for _, c := range conns {
+			c.clientClose()
+		}
+		for range conns {
+			<-served
 		}
 	}
 }

@@ -320,8 +320,8 @@ func (d *dispatcher) readLoop(rest []byte) (error, bool) {
 	if max < 0 {
 		max = 0
 	}
-	data := make([]byte, 0, 4096)
-	data = append(data, rest...)
+	// The buffer grows to the largest chunk seen; idle connections stay small.
+	data := append([]byte(nil), rest...)
 	for {
 		off := 0
 		for off < len(data) {
