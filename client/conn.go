@@ -175,7 +175,9 @@ func (c *HubConnection) Stop(ctx context.Context) error {
 		return nil
 	case Connecting:
 		c.stopping = true
-		c.startCancel()
+		if c.startCancel != nil { // nil while Start tears down after an earlier Stop
+			c.startCancel()
+		}
 		done := c.startDone
 		c.mu.Unlock()
 		select {
