@@ -253,7 +253,7 @@ func (t *sseTransport) connect(ctx context.Context, url string, binary bool) err
 		return fmt.Errorf("%s: %w", textEventSourceFailed, he)
 	}
 	t.cancel, t.body = cancel, resp.Body
-	t.r = newSSEReader(resp.Body, t.maxReceive)
+	t.r = newSSEReader(resp.Body, t.maxReceive*4) // an event may batch several messages
 	return nil
 }
 
