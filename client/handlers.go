@@ -34,8 +34,8 @@ var (
 // dispatch goroutine, in the order the calls arrived; a handler may call
 // Invoke, Send or Stream, but must not wait for Stop (Stop waits for the
 // running handler): call Stop from a new goroutine instead.
-func (c *HubConnection) On(target string, fn any) error {
-	h, err := newHandler(fn)
+func (c *HubConnection) On(target string, handler any) error {
+	h, err := newHandler(handler)
 	if err != nil {
 		return fmt.Errorf("client: On(%q): %w", target, err)
 	}

@@ -31,6 +31,8 @@ type Options struct {
 	Headers http.Header
 	// HTTPClient sends every request (default: a client with its own cookie
 	// jar, so cookies set by negotiate reach later requests, as with Node).
+	// Leave its Timeout zero: SSE streams and polls are long-lived; requests
+	// are bounded by contexts (100s per request, as the JS client).
 	HTTPClient *http.Client
 	// Protocol is the hub protocol (default JSON).
 	Protocol protocol.HubProtocol
@@ -42,7 +44,9 @@ type Options struct {
 	ServerTimeout time.Duration
 	// HandshakeTimeout bounds the wait for the handshake response (default 15s).
 	HandshakeTimeout time.Duration
-	// MaximumReceiveMessageSize limits one received hub message (default 4 MiB).
+	// MaximumReceiveMessageSize limits one received hub message (default 4 MiB;
+	// the official clients have no limit). A WebSocket frame, SSE event or
+	// poll response may batch messages up to 4 times this size.
 	MaximumReceiveMessageSize int
 
 	// Reconnect enables automatic reconnect after a lost connection (nil: off).
