@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 )
@@ -242,5 +243,32 @@ func TestRunServesAndStops(t *testing.T) {
 	r := do(t, http.MethodPost, base+"/testhub/negotiate?negotiateVersion=1", nil)
 	if r.status != 200 || !strings.Contains(r.body, `"negotiateVersion":1`) {
 		t.Fatalf("negotiate: %d %q", r.status, r.body)
+	}
+}
+
+// Like ASP.NET Core without AllowedOrigins, WebSockets from any origin are
+// accepted (the browser suite runs on Karma's origin).
+func TestCrossOriginWebSocket(t *testing.T) {
+	_, ts := newTestApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{}
+	h.Set("Origin", "http://localhost:9876")
+	h.Set("Cookie", "testCookie=testValue")
+	for _, path := range []string{"/testhub", "/echo"} {
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+path, &websocket.DialOptions{HTTPHeader: h})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if path == "/echo" {
+			if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			typ, b, err := c.Read(ctx)
+			if err != nil || typ != websocket.MessageText || string(b) != "hi" {
+				t.Fatalf("echo: %v %q %v", typ, b, err)
+			}
+		}
+		c.Close(websocket.StatusNormalClosure, "")
 	}
 }
