@@ -286,23 +286,26 @@ func TestChatUsageErrors(t *testing.T) {
 }
 
 func TestChatReconnectsAfterServerRestart(t *testing.T) {
-	srv := startChatServer(t, "127.0.0.1:0")
-	addr := srv.addr
-	c := startChatClient(t, "--url", srv.url(), "--name", "phoenix", "--transport", "websockets")
-	c.expect("Connected to ")
-	c.send("before")
-	c.expect("[ALL] phoenix: before")
+	for _, tr := range []string{"websockets", "sse", "longpolling"} {
+		t.Run(tr, func(t *testing.T) {
+			srv := startChatServer(t, "127.0.0.1:0")
+			addr := srv.addr
+			c := startChatClient(t, "--url", srv.url(), "--name", "phoenix", "--transport", tr)
+			c.expect("Connected to ")
+			c.send("before")
+			c.expect("[ALL] phoenix: before")
 
-	srv.stop()
-	c.expect("[SYSTEM] Reconnecting... ")
-	srv2 := startChatServer(t, addr)
-	line := c.expect("[SYSTEM] Reconnected with ID: ")
-	if strings.TrimPrefix(line, "[SYSTEM] Reconnected with ID: ") == "" {
-		t.Fatalf("no id in %q", line)
+			srv.stop()
+			c.expect("[SYSTEM] Reconnecting... ")
+			startChatServer(t, addr)
+			line := c.expect("[SYSTEM] Reconnected with ID: ")
+			if strings.TrimPrefix(line, "[SYSTEM] Reconnected with ID: ") == "" {
+				t.Fatalf("no id in %q", line)
+			}
+			c.send("after")
+			c.expect("[ALL] phoenix: after")
+		})
 	}
-	c.send("after")
-	c.expect("[ALL] phoenix: after")
-	_ = srv2
 }
 
 func TestHubURL(t *testing.T) {
