@@ -1,7 +1,7 @@
 // Command client is the ChatClient: an interactive console chat against a
 // ChatServer hub (cmd/server, or any ASP.NET Core SignalR chat sample).
 //
-//	client [--url http://localhost:5000] [--name User_1234] [--transport auto] [--token JWT]
+//	client [--url http://localhost:5000] [--name User_1234] [--transport auto] [--token JWT] [--protocol json]
 //
 // Commands: /help (/h), /join <group>, /leave <group>, /group <group> <message>,
 // /quit (/exit); any other text is sent to everyone. It also reads commands

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gosignalr/gosignalr/client"
+	"github.com/gosignalr/gosignalr/signalr/protocol"
 	"github.com/gosignalr/gosignalr/transports"
 )
 
@@ -30,6 +31,7 @@ type config struct {
 	name      string
 	transport transports.TransportType
 	token     string
+	protocol  protocol.HubProtocol
 }
 
 // run is the whole program; main only wires the process to it, so tests can
@@ -74,6 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	closed := make(chan error, 1)
 	opts := client.Options{
 		Transports: cfg.transport,
+		Protocol:   cfg.protocol,
 		Reconnect:  client.BackoffReconnectPolicy{Initial: time.Second, Max: 30 * time.Second},
 		OnReconnecting: func(err error) {
 			out.line("[SYSTEM] Reconnecting... " + reason(err))
@@ -338,6 +341,7 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.name, "name", fmt.Sprintf("User_%04d", rand.IntN(10000)), "your chat name")
 	tr := fs.String("transport", "auto", "websockets, sse, longpolling or auto")
 	fs.StringVar(&f.token, "token", "", "bearer token sent to the server")
+	proto := fs.String("protocol", "json", "hub protocol: json or messagepack")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -354,6 +358,15 @@ func parseFlags(args []string, stderr io.Writer) (*flags, error) {
 			f.nameSet = true
 		}
 	})
+	switch strings.ToLower(*proto) {
+	case "json":
+		f.protocol = protocol.JSON
+	case "messagepack", "msgpack":
+		f.protocol = protocol.MessagePack
+	default:
+		fmt.Fprintf(stderr, "invalid --protocol %q: want json or messagepack\n", *proto)
+		return nil, errors.New("usage")
+	}
 	switch strings.ToLower(*tr) {
 	case "auto", "":
 		f.transport = transports.AllTransports

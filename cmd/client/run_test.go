@@ -198,13 +198,17 @@ func connectedID(line string) string {
 }
 
 func TestChatTwoClients(t *testing.T) {
-	for _, tr := range []string{"websockets", "sse", "longpolling", "auto"} {
+	for _, tr := range []string{"websockets", "sse", "longpolling", "auto", "messagepack"} {
 		t.Run(tr, func(t *testing.T) {
 			srv := startChatServer(t, "127.0.0.1:0")
-			alice := startChatClient(t, "--url", srv.url(), "--name", "alice", "--transport", tr)
+			proto := "json"
+			if tr == "messagepack" {
+				tr, proto = "auto", "messagepack"
+			}
+			alice := startChatClient(t, "--url", srv.url(), "--name", "alice", "--transport", tr, "--protocol", proto)
 			aliceID := connectedID(alice.expect("Connected to " + srv.url() + "/chathub as alice"))
 			alice.expect("[SYSTEM] User connected: " + aliceID)
-			bob := startChatClient(t, "--url", srv.url()+"/chathub", "--name", "bob", "--transport", tr)
+			bob := startChatClient(t, "--url", srv.url()+"/chathub", "--name", "bob", "--transport", tr, "--protocol", proto)
 			bobID := connectedID(bob.expect("Connected to "))
 			alice.expect("[SYSTEM] User connected: " + bobID)
 
@@ -277,7 +281,7 @@ func TestChatCannotConnect(t *testing.T) {
 }
 
 func TestChatUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"--transport", "carrier-pigeon"}, {"extra"}, {"--url", "ftp://x"}} {
+	for _, args := range [][]string{{"--transport", "carrier-pigeon"}, {"--protocol", "xml"}, {"extra"}, {"--url", "ftp://x"}} {
 		c := startChatClient(t, args...)
 		if code := c.exitCode(); code != 2 {
 			t.Fatalf("%v: exit code %d", args, code)
