@@ -16,11 +16,13 @@
 //
 // Broadcasts are not delivered locally before publishing: this server's
 // clients receive them through the round trip like everybody else's, so all
-// servers see one stream in commit order, nothing is delivered twice, and
-// one publisher's messages arrive in publish order. A send to a single local
-// connection and group changes of local connections skip the database, as in
-// .NET; a group change for a connection elsewhere is published and waits for
-// the owning server's ack.
+// servers see one stream in commit order and nothing is delivered twice. A
+// send to a single local connection and group changes of local connections
+// skip the database, as in .NET, but only while none of this server's rows
+// is in flight; otherwise they go through the backplane as well, so that one
+// publisher's messages and group changes take effect in publish order (.NET
+// lets a direct send overtake an earlier broadcast). A group change for a
+// connection elsewhere is published and waits for the owning server's ack.
 //
 // # Beyond the .NET library
 //

@@ -33,6 +33,7 @@ type fakeEngine struct {
 	groups map[string]map[string]bool // group → ids
 	got    map[string][]string        // id → received JSON texts
 	mpMiss int                        // deliveries without a messagepack entry
+	direct int                        // sends that took the short path
 	wake   chan struct{}
 }
 
@@ -153,6 +154,9 @@ func (e *fakeEngine) LocalRemoveFromGroup(id, group string) bool {
 
 // SendConnection is the direct path for a local connection.
 func (e *fakeEngine) SendConnection(_ context.Context, id, method string, args []any) error {
+	e.mu.Lock()
+	e.direct++
+	e.mu.Unlock()
 	e.record(signalr.NewInvocationMessage(method, args), []string{id})
 	return nil
 }

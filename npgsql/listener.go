@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -51,6 +50,11 @@ func newSeenWindow(n int) *seenWindow {
 }
 
 // add records k; it reports false if k was already there.
+func (w *seenWindow) has(k seenKey) bool {
+	_, ok := w.set[k]
+	return ok
+}
+
 func (w *seenWindow) add(k seenKey) bool {
 	if _, ok := w.set[k]; ok {
 		return false
@@ -77,8 +81,6 @@ type listener struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	seed   maphash.Seed
-	seen   *seenWindow
 
 	// Listener goroutine only.
 	initialized bool
@@ -102,8 +104,6 @@ func newListener(m *Manager, cfg *pgx.ConnConfig) *listener {
 		m:         m,
 		cfg:       cfg,
 		done:      make(chan struct{}),
-		seed:      maphash.MakeSeed(),
-		seen:      newSeenWindow(m.opts.SeenWindow),
 		listening: make(chan struct{}),
 	}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -297,7 +297,7 @@ func (l *listener) handle(conn *pgx.Conn, text string) error {
 
 // deliver dispatches a row unless it was already delivered.
 func (l *listener) deliver(id int32, payload []byte) bool {
-	if !l.seen.add(seenKey{id: id, hash: maphash.Bytes(l.seed, payload)}) {
+	if !l.m.order.delivered(id, payload) {
 		if f := l.m.opts.Metrics.DuplicateSkips; f != nil {
 			f()
 		}

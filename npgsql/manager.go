@@ -27,11 +27,12 @@ import (
 // Local delivery: like .NET, broadcasts (all, groups, users) are not
 // delivered locally before publishing; this server's own clients get them
 // through the round trip, from the same listener as everybody else. Every
-// server therefore sees one stream in commit order, a message reaches each
-// connection exactly once (no "deliver locally, then suppress the echo"
-// race), and the messages of one publisher arrive in publish order. As in
-// .NET, a send to a single local connection and group changes of local
-// connections take the short path without the database.
+// server therefore sees one stream in commit order, and a message reaches
+// each connection exactly once (no "deliver locally, then suppress the echo"
+// race). A send to a single local connection and group changes of local
+// connections take the short path without the database when no message of
+// this server is in flight, and the round trip otherwise, so the messages of
+// one publisher arrive in publish order.
 type Manager struct {
 	opts    Options
 	engine  LocalEngine
@@ -52,6 +53,8 @@ type Manager struct {
 
 	schemaMu   sync.Mutex
 	schemaDone atomic.Bool
+
+	order *orderGuard
 
 	ackSeq  atomic.Int32
 	acksMu  sync.Mutex
@@ -107,6 +110,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		log:     o.Logger,
 		acks:    make(map[int32]chan struct{}),
 		closing: make(chan struct{}),
+		order:   newOrderGuard(o.SeenWindow),
 	}
 	if m.engine == nil {
 		m.engine = signalr.NewDefaultHubLifetimeManager()
@@ -369,7 +373,10 @@ func (m *Manager) publish(ctx context.Context, p *Payload) error {
 		}
 		return err
 	}
-	return pub.publish(ctx, b)
+	m.order.begin()
+	id, err := pub.publish(ctx, b)
+	m.order.end(id, b, err)
+	return err
 }
 
 // serialize encodes an invocation once per hub protocol, in protocol order.
@@ -425,9 +432,10 @@ func (m *Manager) SendAllExcept(ctx context.Context, method string, args []any, 
 }
 
 // SendConnection implements signalr.HubLifetimeManager: a local connection
-// is written directly, any other goes through the backplane.
+// is written directly (unless an earlier message of this server is still in
+// flight: see orderGuard), any other goes through the backplane.
 func (m *Manager) SendConnection(ctx context.Context, connectionID, method string, args []any) error {
-	if m.engine.LocalConnection(connectionID) != nil {
+	if m.engine.LocalConnection(connectionID) != nil && m.order.idle() {
 		return m.engine.SendConnection(ctx, connectionID, method, args)
 	}
 	return m.publishInvocation(ctx, &Payload{Type: TypeInvocationConnection, ConnectionID: connectionID}, method, args)
@@ -441,8 +449,9 @@ func (m *Manager) SendConnections(ctx context.Context, connectionIDs []string, m
 	}
 	var local []string
 	var msgs []Encoded
+	idle := m.order.idle()
 	for _, id := range connectionIDs {
-		if m.engine.LocalConnection(id) != nil {
+		if idle && m.engine.LocalConnection(id) != nil {
 			local = append(local, id)
 			continue
 		}
@@ -532,9 +541,12 @@ func (e *AckTimeoutError) Error() string {
 
 // AddToGroup implements signalr.HubLifetimeManager. A connection of this
 // server is added directly; otherwise a Group command is published and the
-// call waits for the owning server's ack (AckTimeout).
+// call waits for the owning server's ack (AckTimeout). While a message of
+// this server is in flight, a local connection's change goes through the
+// backplane too (this server acks it to itself), so that a group message
+// sent before the change is not delivered after it, or vice versa.
 func (m *Manager) AddToGroup(ctx context.Context, connectionID, groupName string) error {
-	if m.engine.LocalAddToGroup(connectionID, groupName) {
+	if m.order.idle() && m.engine.LocalAddToGroup(connectionID, groupName) {
 		return nil
 	}
 	return m.remoteGroup(ctx, GroupAdd, connectionID, groupName)
@@ -542,7 +554,7 @@ func (m *Manager) AddToGroup(ctx context.Context, connectionID, groupName string
 
 // RemoveFromGroup implements signalr.HubLifetimeManager, like AddToGroup.
 func (m *Manager) RemoveFromGroup(ctx context.Context, connectionID, groupName string) error {
-	if m.engine.LocalRemoveFromGroup(connectionID, groupName) {
+	if m.order.idle() && m.engine.LocalRemoveFromGroup(connectionID, groupName) {
 		return nil
 	}
 	return m.remoteGroup(ctx, GroupRemove, connectionID, groupName)

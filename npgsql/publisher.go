@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -14,7 +15,12 @@ var ErrClosed = errors.New("npgsql: backplane manager is closed")
 
 type pubReq struct {
 	payload []byte
-	done    chan error // nil: fire and forget (acks)
+	done    chan pubResult // nil: fire and forget (acks)
+}
+
+type pubResult struct {
+	id  int32 // the row's Id
+	err error
 }
 
 // publisher inserts payloads. With coalescing, one goroutine drains a queue
@@ -46,9 +52,11 @@ const maxBatchBytes = 4 << 20
 
 func newPublisher(pool *pgxpool.Pool, n names, maxBatch int, timeout func(context.Context) (context.Context, context.CancelFunc), metrics *Metrics, onError func(error)) *publisher {
 	p := &publisher{
-		pool:     pool,
-		insert1:  `INSERT INTO ` + n.qTable + ` ("Payload") VALUES ($1)`,
-		insertN:  `INSERT INTO ` + n.qTable + ` ("Payload") SELECT unnest($1::bytea[])`,
+		pool:    pool,
+		insert1: `INSERT INTO ` + n.qTable + ` ("Payload") VALUES ($1) RETURNING "Id"`,
+		// Rows are inserted, and ids drawn, in array order; RETURNING
+		// reports them in that order.
+		insertN:  `INSERT INTO ` + n.qTable + ` ("Payload") SELECT unnest($1::bytea[]) RETURNING "Id"`,
 		maxBatch: maxBatch,
 		timeout:  timeout,
 		metrics:  metrics,
@@ -62,39 +70,39 @@ func newPublisher(pool *pgxpool.Pool, n names, maxBatch int, timeout func(contex
 	return p
 }
 
-// publish inserts payload and returns once it is committed (or failed).
-func (p *publisher) publish(ctx context.Context, payload []byte) error {
+// publish inserts payload and returns the row's Id once it is committed.
+func (p *publisher) publish(ctx context.Context, payload []byte) (int32, error) {
 	if p.maxBatch <= 1 {
 		// No coalescing: one INSERT per message on a pooled connection, as .NET.
 		p.mu.Lock()
 		closed := p.closed
 		p.mu.Unlock()
 		if closed {
-			return ErrClosed
+			return 0, ErrClosed
 		}
 		tctx, cancel := p.timeout(ctx)
 		defer cancel()
-		_, err := p.pool.Exec(tctx, p.insert1, payload)
-		if err != nil {
+		var id int32
+		if err := p.pool.QueryRow(tctx, p.insert1, payload).Scan(&id); err != nil {
 			err = fmt.Errorf("npgsql: publish: %w", err)
 			p.failed(err)
-			return err
+			return 0, err
 		}
 		if p.metrics.Published != nil {
 			p.metrics.Published(1)
 		}
-		return nil
+		return id, nil
 	}
-	done := make(chan error, 1)
+	done := make(chan pubResult, 1)
 	if err := p.enqueue(pubReq{payload: payload, done: done}); err != nil {
-		return err
+		return 0, err
 	}
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		return r.id, r.err
 	case <-ctx.Done():
 		// The row may still be inserted: the batch is already on its way.
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 
@@ -167,15 +175,25 @@ func (p *publisher) take() []pubReq {
 func (p *publisher) insert(batch []pubReq) {
 	ctx, cancel := p.timeout(p.base)
 	defer cancel()
+	ids := make([]int32, 0, len(batch))
 	var err error
 	if len(batch) == 1 {
-		_, err = p.pool.Exec(ctx, p.insert1, batch[0].payload)
+		var id int32
+		err = p.pool.QueryRow(ctx, p.insert1, batch[0].payload).Scan(&id)
+		ids = append(ids, id)
 	} else {
-		rows := make([][]byte, len(batch))
+		payloads := make([][]byte, len(batch))
 		for i, r := range batch {
-			rows[i] = r.payload
+			payloads[i] = r.payload
 		}
-		_, err = p.pool.Exec(ctx, p.insertN, rows)
+		var rows pgx.Rows
+		if rows, err = p.pool.Query(ctx, p.insertN, payloads); err == nil {
+			var id int32
+			_, err = pgx.ForEachRow(rows, []any{&id}, func() error { ids = append(ids, id); return nil })
+		}
+		if err == nil && len(ids) != len(batch) {
+			err = fmt.Errorf("inserted %d rows for %d messages", len(ids), len(batch))
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("npgsql: publish: %w", err)
@@ -183,9 +201,13 @@ func (p *publisher) insert(batch []pubReq) {
 	} else if p.metrics.Published != nil {
 		p.metrics.Published(len(batch))
 	}
-	for _, r := range batch {
+	for i, r := range batch {
 		if r.done != nil {
-			r.done <- err
+			res := pubResult{err: err}
+			if err == nil {
+				res.id = ids[i]
+			}
+			r.done <- res
 		}
 	}
 }
@@ -208,7 +230,7 @@ func (p *publisher) close() {
 	p.mu.Unlock()
 	for _, r := range rest {
 		if r.done != nil {
-			r.done <- ErrClosed
+			r.done <- pubResult{err: ErrClosed}
 		}
 	}
 }
