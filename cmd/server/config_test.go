@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -179,5 +180,23 @@ func TestListenAll(t *testing.T) {
 	busy := strings.TrimPrefix(ls[0].display, "http://")
 	if _, err := listenAll([]string{"http://127.0.0.1:0", "http://" + busy}, zerolog.Nop()); err == nil {
 		t.Error("binding a busy port succeeded")
+	}
+}
+
+func TestNewLoggerJSONWhenNotATerminal(t *testing.T) {
+	var buf strings.Builder
+	log := newLogger(&buf, zerolog.InfoLevel)
+	log.Debug().Msg("hidden")
+	log.Info().Str("connectionId", "abc").Msg("shown")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("want one line, got %q", buf.String())
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
+		t.Fatalf("not JSON: %q: %v", lines[0], err)
+	}
+	if rec["level"] != "info" || rec["message"] != "shown" || rec["connectionId"] != "abc" || rec["time"] == nil {
+		t.Errorf("record %v", rec)
 	}
 }
