@@ -48,13 +48,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		hostname = "unknown"
 	}
-	a, err := newApp(cfg, logger, hostname)
+	// Listen before creating the hub: a busy port then leaves nothing to clean up.
+	listeners, err := listenAll(cfg.URLs, logger)
 	if err != nil {
 		return err
 	}
-
-	listeners, err := listenAll(cfg.URLs, logger)
+	a, err := newApp(cfg, logger, hostname)
 	if err != nil {
+		for _, l := range listeners {
+			l.Close()
+		}
 		return err
 	}
 	srv := &http.Server{

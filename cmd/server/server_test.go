@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -316,6 +317,15 @@ func TestRunErrors(t *testing.T) {
 				t.Errorf("run(%v) = %v, want error containing %q", tt.args, err, tt.want)
 			}
 		})
+	}
+	// A busy port: run fails without leaking the hub's goroutines (goleak checks).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if err := run(context.Background(), []string{"--urls", "http://" + ln.Addr().String()}, envFunc(nil), io.Discard, io.Discard); err == nil {
+		t.Error("run on a busy port succeeded")
 	}
 	if err := run(context.Background(), []string{"-h"}, envFunc(nil), io.Discard, io.Discard); err != nil {
 		t.Errorf("run(-h) = %v, want nil", err)
