@@ -244,3 +244,19 @@ func encodeJSON(t *testing.T, m protocol.HubMessage) []byte {
 	}
 	return b
 }
+
+// A client that has the handshake response is registered: an HTTP request
+// naming its connection id can reach it at once.
+func TestRegisteredBeforeHandshakeResponse(t *testing.T) {
+	h := newHandler(t, newTestHub(), Options{})
+	for i := range 20 {
+		id := "c" + string(rune('a'+i))
+		connect(t, h, id)
+		if h.lm.(*DefaultHubLifetimeManager).LocalConnection(id) == nil {
+			t.Fatalf("%s not registered after its handshake response", id)
+		}
+		if h.ConnectionCount() != i+1 {
+			t.Fatalf("ConnectionCount = %d", h.ConnectionCount())
+		}
+	}
+}

@@ -160,15 +160,14 @@ func (h *ConnectionHandler) ServeConn(ctx context.Context, tc transports.Conn) {
 		c.enableStateful(version, h.opts.StatefulReconnectBufferSize)
 	}
 	c.touch()
-	c.startWriter()
 	h.track(c)
 	defer h.untrack(c)
 	h.run(c, rest)
 }
 
-// handshake reads and answers the handshake request. On success it returns
-// the chosen protocol, the requested version and any bytes that followed
-// the request.
+// handshake reads the handshake request and answers it when it fails. On
+// success it returns the chosen protocol, the requested version and any
+// bytes that followed the request; run sends the success response.
 func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (protocol.HubProtocol, int, []byte, bool) {
 	hctx, cancel := context.WithTimeout(ctx, h.opts.HandshakeTimeout)
 	defer cancel()
@@ -201,10 +200,6 @@ func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (
 				fail(protocol.TransferFormatNotSupportedText(p.Name(), p.TransferFormat()))
 				return nil, 0, nil, false
 			}
-			if err := tc.Send(hctx, protocol.WriteHandshakeResponse("")); err != nil {
-				h.log.Debug().Err(err).Msg("send handshake response")
-				return nil, 0, nil, false
-			}
 			return p, version, buf[n:], true
 		}
 		chunk, err := tc.Receive(hctx)
@@ -224,17 +219,29 @@ func (h *ConnectionHandler) run(c *HubConnection, rest []byte) {
 	// Lifetime-manager calls at the end must work after c.ctx is done.
 	bg := context.WithoutCancel(c.ctx)
 
-	if err := h.lm.OnConnected(c.ctx, c); err != nil {
-		h.log.Error().Err(err).Str("connectionId", c.id).Msg("lifetime manager OnConnected failed")
-		h.end(c, err, false)
-		_ = h.lm.OnDisconnected(bg, c)
-		return
-	}
+	// Register before answering the handshake: a client that has the
+	// response can then be addressed at once (say, by an HTTP request that
+	// names its connection id). What is sent to it meanwhile waits in its
+	// queue until the writer starts, after the response.
+	lmErr := h.lm.OnConnected(c.ctx, c)
 	defer func() {
 		if err := h.lm.OnDisconnected(bg, c); err != nil {
 			h.log.Error().Err(err).Str("connectionId", c.id).Msg("lifetime manager OnDisconnected failed")
 		}
 	}()
+	sctx, cancel := context.WithTimeout(c.ctx, h.opts.HandshakeTimeout)
+	sendErr := c.conn.Send(sctx, protocol.WriteHandshakeResponse(""))
+	cancel()
+	c.startWriter()
+	if sendErr != nil {
+		h.end(c, fmt.Errorf("signalr: send handshake response: %w", sendErr), true)
+		return
+	}
+	if lmErr != nil {
+		h.log.Error().Err(lmErr).Str("connectionId", c.id).Msg("lifetime manager OnConnected failed")
+		h.end(c, lmErr, false)
+		return
+	}
 
 	if h.hub.onConnected != nil {
 		if err := safeCall(func() error { return h.hub.onConnected(hctx) }); err != nil {

@@ -138,18 +138,6 @@ func connect(t testing.TB, h *ConnectionHandler, id string) *testClient {
 	if got := tc.frame(); string(got) != "{}\x1e" {
 		t.Fatalf("handshake response = %q", got)
 	}
-	// The lifetime manager registers the connection right after the
-	// handshake response; tests that broadcast need it registered.
-	if lm, ok := h.lm.(*DefaultHubLifetimeManager); ok {
-		deadline := time.Now().Add(waitLimit)
-		for lm.LocalConnection(id) == nil && time.Now().Before(deadline) {
-			select {
-			case <-tc.served: // ended already (e.g. OnConnected failed)
-				return tc
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}
 	return tc
 }
 
