@@ -66,14 +66,14 @@ ROUNDS=${ROUNDS:-3}
 serve hub 5100 --serve
 serve baseline 5101 --baseline-server
 for r in $(seq "$ROUNDS"); do
-	run broadcast-hub-1000-r$r --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
-	run broadcast-baseline-1000-r$r --url $B --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+	run broadcast-hub-1000-round$r --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+	run broadcast-baseline-1000-round$r --url $B --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
 done
 cleanup
-median() { jq -s 'map(.receivedPerSecond) | sort | .[(length-1)/2|floor]' "$@"; }
-if ls "$out"/broadcast-hub-1000-r*.json >/dev/null 2>&1 && ls "$out"/broadcast-baseline-1000-r*.json >/dev/null 2>&1; then
-	hub=$(median "$out"/broadcast-hub-1000-r*.json)
-	base=$(median "$out"/broadcast-baseline-1000-r*.json)
+median() { jq -s 'map(.receivedPerSecond) | sort | .[(length-1)/2|floor] | floor' "$@"; }
+if ls "$out"/broadcast-hub-1000-round*.json >/dev/null 2>&1 && ls "$out"/broadcast-baseline-1000-round*.json >/dev/null 2>&1; then
+	hub=$(median "$out"/broadcast-hub-1000-round*.json)
+	base=$(median "$out"/broadcast-baseline-1000-round*.json)
 	echo "broadcast deliveries/s, median of $ROUNDS: hub $hub, baseline $base, ratio $(jq -n "$hub / $base * 100 | floor")%" | tee -a "$out/summary.txt"
 fi
 
