@@ -260,3 +260,32 @@ func TestRegisteredBeforeHandshakeResponse(t *testing.T) {
 		}
 	}
 }
+
+func TestShutdownEndsBusyConnectionsAndRefusesNewOnes(t *testing.T) {
+	hub := newTestHub()
+	h := newHandler(t, hub, Options{})
+	c := connect(t, h, "busy")
+	c.send(`{"type":1,"invocationId":"1","target":"Block","arguments":["x"]}`)
+	<-hub.started
+	if err := h.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The blocked method saw its Context end; the Close allows reconnecting.
+	var sawClose bool
+	for !sawClose {
+		switch m := c.next().(type) {
+		case *protocol.Close:
+			if !m.AllowReconnect || m.Error != "" {
+				t.Fatalf("close %+v", m)
+			}
+			sawClose = true
+		case *protocol.Completion:
+		}
+	}
+	c.waitServed()
+	late := serve(t, h, newMemConn("late", 4))
+	late.waitServed() // returns without reading a handshake
+	if h.ConnectionCount() != 0 {
+		t.Fatalf("ConnectionCount = %d", h.ConnectionCount())
+	}
+}
