@@ -346,8 +346,12 @@ func (d *dispatcher) streamItem(m *protocol.StreamItem) {
 	}
 	v, err := decodeValue(m.Item, u.elem)
 	if err != nil {
+		// As .NET: the stream ends with this error, which the invocation
+		// reading it then reports as a HubException.
 		d.c.log.Debug().Err(err).Str("streamId", m.InvocationID).Msg("Failed to bind Stream message.")
-		d.endUpload(m.InvocationID, u, "Failed to bind Stream message.")
+		d.endUpload(m.InvocationID, u, buildErrorMessage("Failed to bind Stream message.",
+			&exception{typ: "InvalidDataException", msg: "Error binding arguments. Make sure that the types of the provided values match the types of the hub method being invoked.", err: err},
+			d.detailed()))
 		return
 	}
 	if u.ch.TrySend(v) {

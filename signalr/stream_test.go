@@ -127,3 +127,15 @@ func TestStreamInvocationWithUpload(t *testing.T) {
 		}
 	}
 }
+
+func TestUploadItemBindFailure(t *testing.T) {
+	h := newHandler(t, newTestHub(), Options{})
+	c := connect(t, h, "c1")
+	c.send(`{"type":1,"invocationId":"1","target":"StreamingConcat","arguments":[],"streamIds":["0"]}`,
+		`{"type":2,"invocationId":"0","item":{"not":"a string"}}`,
+		`{"type":2,"invocationId":"0","item":"ignored after the failure"}`)
+	want := `{"type":3,"invocationId":"1","error":"An unexpected error occurred invoking 'StreamingConcat' on the server. HubException: Failed to bind Stream message."}`
+	if got := c.nextRecord(); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
