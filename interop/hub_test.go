@@ -43,6 +43,14 @@ func (testHub) GetConnectionID(ctx *signalr.Context) string   { return ctx.Conne
 func (testHub) GetTransport(ctx *signalr.Context) string      { return ctx.Transport().String() }
 func (testHub) GetUserIdentifier(ctx *signalr.Context) string { return ctx.UserIdentifier() }
 
+// GetUserName is the authenticated user's display name, "" when anonymous.
+func (testHub) GetUserName(ctx *signalr.Context) string {
+	if p := ctx.User(); p != nil {
+		return p.Name
+	}
+	return ""
+}
+
 func (testHub) EchoToCaller(ctx *signalr.Context, s string) error {
 	return ctx.Clients().Caller().Send(ctx, "Echoed", s)
 }
