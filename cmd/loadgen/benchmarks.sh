@@ -50,12 +50,16 @@ run() {
 
 H=http://127.0.0.1:5100/bench
 B=http://127.0.0.1:5101/bench
+# Server statistics (memory after GC, CPU time): every single-node run
+# reports the server's CPU time per delivery, which holds up on a loaded machine.
+HS=(--mem-url http://127.0.0.1:5100/debug/memstats)
+BS=(--mem-url http://127.0.0.1:5101/debug/memstats)
 D=${DURATION:-10s}
 
 # Echo: invocations with results, closed loop on 100 connections.
 serve hub 5100 --serve
-run echo-ws-100 --url $H --scenario echo -n 100 --duration "$D"
-run echo-ws-1 --url $H --scenario echo -n 1 --duration "$D"
+run echo-ws-100 --url $H --scenario echo -n 100 --duration "$D" "${HS[@]}"
+run echo-ws-1 --url $H --scenario echo -n 1 --duration "$D" "${HS[@]}"
 cleanup
 
 # Broadcast throughput with 1,000 WebSocket clients: closed loop (4 senders,
@@ -66,8 +70,8 @@ ROUNDS=${ROUNDS:-3}
 serve hub 5100 --serve
 serve baseline 5101 --baseline-server
 for r in $(seq "$ROUNDS"); do
-	run broadcast-hub-1000-round$r --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
-	run broadcast-baseline-1000-round$r --url $B --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+	run broadcast-hub-1000-round$r --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D" "${HS[@]}"
+	run broadcast-baseline-1000-round$r --url $B --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D" "${BS[@]}"
 done
 cleanup
 median() { jq -s 'map(.receivedPerSecond) | sort | .[(length-1)/2|floor] | floor' "$@"; }
@@ -79,36 +83,36 @@ fi
 
 # Broadcast latency at a fixed rate: 50 msg/s to 1,000 clients = 50,000 deliveries/s.
 serve hub 5100 --serve
-run broadcast-hub-1000-rate50 --url $H --scenario broadcast -n 1000 --rate 50 --duration "$D"
+run broadcast-hub-1000-rate50 --url $H --scenario broadcast -n 1000 --rate 50 --duration "$D" "${HS[@]}"
 cleanup
 serve baseline 5101 --baseline-server
-run broadcast-baseline-1000-rate50 --url $B --scenario broadcast -n 1000 --rate 50 --duration "$D"
+run broadcast-baseline-1000-rate50 --url $B --scenario broadcast -n 1000 --rate 50 --duration "$D" "${BS[@]}"
 cleanup
 
 # Groups of 10 and sends to single connections, 1,000 clients.
 serve hub 5100 --serve
-run group-hub-1000 --url $H --scenario group -n 1000 --group-size 10 --rate 2000 --duration "$D"
-run connection-hub-1000 --url $H --scenario connection -n 1000 --rate 5000 --duration "$D"
+run group-hub-1000 --url $H --scenario group -n 1000 --group-size 10 --rate 2000 --duration "$D" "${HS[@]}"
+run connection-hub-1000 --url $H --scenario connection -n 1000 --rate 5000 --duration "$D" "${HS[@]}"
 cleanup
 
 # Other transports, 100 clients, broadcast closed loop.
 serve hub 5100 --serve
-run broadcast-sse-100 --url $H --scenario broadcast -n 100 --senders 2 --transport sse --duration "$D"
-run broadcast-lp-100 --url $H --scenario broadcast -n 100 --senders 2 --transport lp --duration "$D"
-run broadcast-msgpack-1000 --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --protocol messagepack --duration "$D"
+run broadcast-sse-100 --url $H --scenario broadcast -n 100 --senders 2 --transport sse --duration "$D" "${HS[@]}"
+run broadcast-lp-100 --url $H --scenario broadcast -n 100 --senders 2 --transport lp --duration "$D" "${HS[@]}"
+run broadcast-msgpack-1000 --url $H --scenario broadcast -n 1000 --senders 4 --window 8 --protocol messagepack --duration "$D" "${HS[@]}"
 cleanup
 
 # Memory per idle WebSocket connection at 10,000 connections (fresh server).
 serve hub 5100 --serve
-run connect-hub-10000 --url $H --scenario connect -n 10000 --ramp 2000 --duration 5s --mem-url http://127.0.0.1:5100/debug/memstats
+run connect-hub-10000 --url $H --scenario connect -n 10000 --ramp 2000 --duration 5s "${HS[@]}"
 cleanup
 serve baseline 5101 --baseline-server
-run connect-baseline-10000 --url $B --scenario connect -n 10000 --ramp 2000 --duration 5s --mem-url http://127.0.0.1:5101/debug/memstats
+run connect-baseline-10000 --url $B --scenario connect -n 10000 --ramp 2000 --duration 5s "${BS[@]}"
 cleanup
 
 # Connect/disconnect churn next to 1,000 idle connections.
 serve hub 5100 --serve
-run storm-hub --url $H --scenario storm -n 1000 --rate 200 --duration "$D"
+run storm-hub --url $H --scenario storm -n 1000 --rate 200 --duration "$D" "${HS[@]}"
 cleanup
 
 # Backplane: two hub servers sharing PostgreSQL, clients spread round-robin.

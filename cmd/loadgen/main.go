@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		serve       = fs.String("serve", "", "serve the bench hub on `ADDR` (e.g. 127.0.0.1:5000) until interrupted")
 		baseServe   = fs.String("baseline-server", "", "serve the raw WebSocket baseline on `ADDR` until interrupted")
 		backplane   = fs.String("backplane", "", "with --serve/--self: PostgreSQL `DSN` for the npgsql backplane")
-		memURL      = fs.String("mem-url", "", "server memory source for connect/storm: a /debug/memstats URL or a Prometheus /metrics URL")
+		memURL      = fs.String("mem-url", "", "server memory source for connect/storm: a /debug/memstats URL or a Prometheus /metrics URL; a /debug/memstats URL also gives the server's CPU time per delivery")
 		jsonOut     = fs.String("json", "", "write the JSON report to `FILE` (- for stdout)")
 		quiet       = fs.Bool("quiet", false, "no live progress")
 		verbose     = fs.Bool("v", false, "log errors in detail on stderr")
@@ -200,6 +200,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if *memURL != "" {
 		cfg.Memory = loadgen.URLMemory(nil, *memURL)
+		if !strings.HasSuffix(*memURL, "/metrics") {
+			cfg.ServerCPU = loadgen.URLCPU(nil, *memURL)
+		}
 	}
 
 	rep, err := loadgen.Run(ctx, cfg)

@@ -106,6 +106,10 @@ type Config struct {
 	// Memory, when set, is sampled before connecting and after all
 	// connections are up (connect and storm scenarios).
 	Memory MemoryProbe
+	// ServerCPU, when set, is sampled around the measuring phase to report
+	// the server's CPU time per delivery, a figure that holds up on a
+	// machine shared with other work.
+	ServerCPU CPUProbe
 	// Settle is the pause between the last connection and the second memory
 	// sample, so the server finishes per-connection setup. Default 500ms.
 	Settle time.Duration

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // MemoryProbe reports a server's memory in use, in bytes, and where the
@@ -22,24 +24,71 @@ type MemStats struct {
 	StackInuse uint64 `json:"stackInuse"`
 	Sys        uint64 `json:"sys"`
 	Goroutines int    `json:"goroutines"`
+	// CPUSeconds is the process's user+system CPU time so far.
+	CPUSeconds float64 `json:"cpuSeconds"`
 }
 
-func readMemStats() MemStats {
-	// Collect twice so finalizer-freed memory is gone too: the figure should
-	// be live memory, not garbage awaiting collection.
-	runtime.GC()
-	runtime.GC()
+// processCPUSeconds is this process's user+system CPU time.
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// CPUProbe reports a server's CPU time so far, in seconds.
+type CPUProbe func(ctx context.Context) (seconds float64, err error)
+
+// URLCPU reads the cpuSeconds of a MemStatsHandler URL (a nil hc means
+// http.DefaultClient).
+func URLCPU(hc *http.Client, url string) CPUProbe {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return func(ctx context.Context) (float64, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"?nogc=1", nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("loadgen: cpu: %w", err)
+		}
+		defer resp.Body.Close()
+		var m MemStats
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m); err != nil {
+			return 0, fmt.Errorf("loadgen: cpu: %w", err)
+		}
+		return m.CPUSeconds, nil
+	}
+}
+
+// InProcessCPU reports this process's CPU time (server and clients together).
+func InProcessCPU() CPUProbe {
+	return func(context.Context) (float64, error) { return processCPUSeconds(), nil }
+}
+
+func readMemStats(gc bool) MemStats {
+	if gc {
+		// Collect twice so finalizer-freed memory is gone too: the figure
+		// should be live memory, not garbage awaiting collection.
+		runtime.GC()
+		runtime.GC()
+	}
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return MemStats{HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Sys: m.Sys, Goroutines: runtime.NumGoroutine()}
+	return MemStats{HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Sys: m.Sys,
+		Goroutines: runtime.NumGoroutine(), CPUSeconds: processCPUSeconds()}
 }
 
-// MemStatsHandler serves this process's live memory as JSON after a forced
-// GC (mounted at /debug/memstats by `loadgen serve`).
+// MemStatsHandler serves this process's live memory (after a forced GC,
+// unless the query has nogc=1) and CPU time as JSON (mounted at
+// /debug/memstats by `loadgen --serve`).
 func MemStatsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(readMemStats())
+		_ = json.NewEncoder(w).Encode(readMemStats(r.URL.Query().Get("nogc") == ""))
 	})
 }
 
@@ -47,7 +96,7 @@ func MemStatsHandler() http.Handler {
 // With an in-process server it includes the load clients' own memory.
 func InProcessMemory() MemoryProbe {
 	return func(ctx context.Context) (uint64, string, error) {
-		m := readMemStats()
+		m := readMemStats(true)
 		return m.HeapInuse + m.StackInuse, "in-process runtime.MemStats heap+stack in use (server and clients)", nil
 	}
 }

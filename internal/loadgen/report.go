@@ -43,6 +43,13 @@ type Report struct {
 	Errors        int64    `json:"errors"`
 	ErrorSamples  []string `json:"errorSamples,omitempty"`
 
+	// CPU time used during the measuring phase and drain, and per delivery
+	// (per invocation for echo, per cycle for storm).
+	ServerCPUSeconds          float64 `json:"serverCpuSeconds,omitempty"`
+	ServerCPUPerDeliveryMicro float64 `json:"serverCpuPerDeliveryMicros,omitempty"`
+	ClientCPUSeconds          float64 `json:"clientCpuSeconds"`
+	ClientCPUPerDeliveryMicro float64 `json:"clientCpuPerDeliveryMicros,omitempty"`
+
 	Latency LatencyReport `json:"latency"`
 	Memory  *MemoryReport `json:"memory,omitempty"`
 	Storm   *StormReport  `json:"storm,omitempty"`
@@ -120,6 +127,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("lost / out of order / dup", "%d / %d / %d (misrouted %d, other messages %d)", r.Lost, r.OutOfOrder, r.Duplicates, r.Unexpected, r.OtherMessages)
 	l := r.Latency
 	row("latency", "p50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  (n=%d)", l.P50Ms, l.P90Ms, l.P99Ms, l.P999Ms, l.MaxMs, l.Count)
+	if r.ServerCPUSeconds > 0 || r.ClientCPUSeconds > 0 {
+		row("cpu", "server %.2fs (%.2f µs/delivery), load generator %.2fs (%.2f µs/delivery)",
+			r.ServerCPUSeconds, r.ServerCPUPerDeliveryMicro, r.ClientCPUSeconds, r.ClientCPUPerDeliveryMicro)
+	}
 	if m := r.Memory; m != nil {
 		row("server memory", "%.1f MiB -> %.1f MiB, %d bytes/connection [%s]", float64(m.BeforeBytes)/(1<<20), float64(m.AfterBytes)/(1<<20), m.PerConnectionBytes, m.Source)
 	}

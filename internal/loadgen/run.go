@@ -169,6 +169,16 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 
 	pinger := r.startPinger()
+	var serverCPU0 float64
+	if cfg.ServerCPU != nil {
+		v, err := cfg.ServerCPU(ctx)
+		if err != nil {
+			pinger()
+			return nil, err
+		}
+		serverCPU0 = v
+	}
+	clientCPU0 := processCPUSeconds()
 	measureStart := time.Now()
 	r.measuring.Store(true)
 	mctx, cancel := context.WithTimeout(ctx, cfg.Duration)
@@ -210,6 +220,15 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	r.measuring.Store(false)
 	pinger()
 	rep.DrainSeconds = time.Since(sendEnd).Seconds()
+	rep.ClientCPUSeconds = processCPUSeconds() - clientCPU0
+	if cfg.ServerCPU != nil {
+		v, err := cfg.ServerCPU(ctx)
+		if err != nil {
+			r.fail("server cpu: %v", err)
+		} else {
+			rep.ServerCPUSeconds = v - serverCPU0
+		}
+	}
 
 	// Connections that died during the run are errors; then close the rest
 	// so trackers can be read.
@@ -241,11 +260,17 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		rep.ReceivedPerSecond = float64(rep.Received) / span
 	}
 	rep.Latency = latencyReport(r.lat.Snapshot())
+	units := rep.Received
 	if cfg.Scenario == ScenarioStorm {
 		rep.Storm = &StormReport{Connects: r.stormConnects.Load(), Failures: r.stormFailures.Load()}
 		if rep.DurationSeconds > 0 {
 			rep.Storm.ConnectsPerSecond = float64(rep.Storm.Connects) / rep.DurationSeconds
 		}
+		units = rep.Storm.Connects
+	}
+	if units > 0 {
+		rep.ServerCPUPerDeliveryMicro = rep.ServerCPUSeconds / float64(units) * 1e6
+		rep.ClientCPUPerDeliveryMicro = rep.ClientCPUSeconds / float64(units) * 1e6
 	}
 	rep.Passed = rep.OK()
 	return rep, nil

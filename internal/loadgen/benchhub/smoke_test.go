@@ -71,6 +71,7 @@ func TestSmoke(t *testing.T) {
 					GroupSize:   3,
 					Senders:     2,
 					MessageSize: 100,
+					ServerCPU:   loadgen.URLCPU(nil, srv.MemStatsURL),
 				}
 				switch sc {
 				case loadgen.ScenarioConnect:
@@ -105,6 +106,9 @@ func checkCounts(t *testing.T, cfg loadgen.Config, rep *loadgen.Report) {
 		if rep.Sent == 0 || rep.Received == 0 || rep.Received != rep.Expected {
 			t.Errorf("sent %d, received %d of %d expected", rep.Sent, rep.Received, rep.Expected)
 		}
+	}
+	if cfg.ServerCPU != nil && cfg.Scenario != loadgen.ScenarioConnect && rep.ServerCPUSeconds <= 0 {
+		t.Errorf("no server CPU time: %v", rep.ServerCPUSeconds)
 	}
 	if cfg.Scenario == loadgen.ScenarioBroadcast && rep.Expected != rep.Sent*int64(cfg.Connections) {
 		t.Errorf("broadcast: expected %d deliveries for %d sent to %d", rep.Expected, rep.Sent, cfg.Connections)
