@@ -217,3 +217,6 @@ func (testHub) FailAfter(n int) iter.Seq2[int, error] {
 		yield(0, invalidOperation{fmt.Sprintf("broken after %d", n)})
 	}
 }
+
+// NilStream is a streaming method that returns no stream.
+func (testHub) NilStream() <-chan int { return nil }

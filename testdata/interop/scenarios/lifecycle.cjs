@@ -55,6 +55,24 @@ h.run({
         assert.equal(err.message, 'Server timeout elapsed without receiving a message from the server.');
     },
 
+    // A client that stops pinging is closed by the server after its client
+    // timeout, with the exact detailed .NET text. Long polling has no client
+    // timeout: there the connection must stay open.
+    async 'client-timeout'() {
+        const c = await h.connect(h.url(), { keepAliveMs: 60000, serverTimeoutMs: 60000 });
+        const done = h.closed(c);
+        if (isLongPolling()) {
+            await h.sleep(clientTimeoutMs * 1.5);
+            assert.equal(c.state, h.signalR.HubConnectionState.Connected);
+            assert.equal(await c.invoke('Echo', 'lp'), 'lp');
+            return;
+        }
+        const err = await h.within(done, clientTimeoutMs + h.DEFAULT_TIMEOUT_MS, 'onclose after the client timeout');
+        assert.ok(err, 'onclose got an error');
+        assert.equal(err.message, 'Server returned an error on close: Connection closed with an error. ' +
+            "OperationCanceledException: Client hasn't sent a message/ping within the configured ClientTimeoutInterval.");
+    },
+
     // Server shutdown sends Close with allowReconnect: withAutomaticReconnect
     // builds a new connection (new id) to the restarted server.
     async 'reconnect-after-restart'() {

@@ -87,6 +87,8 @@ h.run({
             assert.equal(e.message, 'An error occurred on the server while streaming results. InvalidOperationException: broken after 2');
             assert.deepEqual(e.items, [0, 1], 'items sent before the error stay delivered');
         }
+        assert.equal(await h.rejection(collect(c.stream('NilStream')), 'NilStream'),
+            "The value returned by the streaming method 'NilStream' is not a ChannelReader<> or IAsyncEnumerable<>.");
         assert.equal(await h.rejection(c.invoke('Concat'), 'Concat without a stream'),
             "An unexpected error occurred invoking 'Concat' on the server. HubException: Client sent 0 stream(s), Hub method expects 1.");
         assert.equal(await c.invoke('Echo', 'still here'), 'still here');
