@@ -3,8 +3,8 @@
 # table (the Results section of BENCHMARKS.md): cmd/loadgen/benchtable.sh DIR
 set -euo pipefail
 dir=${1:?usage: benchtable.sh DIR}
-echo "| Run | Transport / protocol | Conns | Load | Sent | Deliveries | Deliveries/s | p50 ms | p99 ms | Lost / ooo | Memory/conn | Result |"
-echo "|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|---|"
+echo "| Run | Transport / protocol | Conns | Load | Sent | Deliveries | Deliveries/s | Server CPU µs/delivery | p50 ms | p99 ms | Lost / ooo | Memory/conn | Result |"
+echo "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---|"
 for f in "$dir"/*.json; do
 	jq -r --arg name "$(basename "$f" .json)" '
 		def r: . * 10 | round / 10;
@@ -18,6 +18,7 @@ for f in "$dir"/*.json; do
 		  "\(.sent)",
 		  (if .scenario == "storm" then "\(.storm.connects) cycles" else "\(.received)/\(.expected)" end),
 		  (if .scenario == "storm" then "\(.storm.connectsPerSecond|round) cycles/s" else "\(.receivedPerSecond|round)" end),
+		  (if (.serverCpuPerDeliveryMicros // 0) > 0 then "\(.serverCpuPerDeliveryMicros|r)" else "" end),
 		  "\(.latency.p50Ms|r)", "\(.latency.p99Ms|r)",
 		  "\(.lost) / \(.outOfOrder)",
 		  (if .memory then "\(.memory.perConnectionBytes/1024|r) KiB" else "" end),
