@@ -139,7 +139,7 @@ func TestSmokeMultipleURLs(t *testing.T) {
 	a, b := startSelf(t, false), startSelf(t, false)
 	rep, err := loadgen.Run(context.Background(), loadgen.Config{
 		URLs: []string{a.URL, b.URL}, Scenario: loadgen.ScenarioBroadcast, Connections: 4,
-		Duration: 200 * time.Millisecond, Rate: 50, Drain: 300 * time.Millisecond,
+		Duration: 200 * time.Millisecond, Rate: 50, Drain: time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
