@@ -1,6 +1,7 @@
 package transports
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // pollAsync starts a poll and returns its result later.
@@ -306,5 +309,74 @@ func TestConcurrentPosts(t *testing.T) {
 	sort.Strings(want)
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("got %d chunks, want %d intact bodies", len(got), n)
+	}
+}
+
+// TestTransportChange: once a connection is bound to a transport, a request
+// of any other transport on its id gets 400 "Cannot change transports
+// mid-connection" (raw HTTP, every ordered pair), and the connection keeps
+// working on its own transport.
+func TestTransportChange(t *testing.T) {
+	upgrade := http.Header{
+		"Connection":            {"Upgrade"},
+		"Upgrade":               {"websocket"},
+		"Sec-Websocket-Version": {"13"},
+		"Sec-Websocket-Key":     {"dGhlIHNhbXBsZSBub25jZQ=="},
+	}
+	requests := map[TransportType]http.Header{
+		WebSockets:       upgrade,
+		ServerSentEvents: {"Accept": {"text/event-stream"}},
+		LongPolling:      nil,
+	}
+	for _, first := range []TransportType{WebSockets, ServerSentEvents, LongPolling} {
+		for _, second := range []TransportType{WebSockets, ServerSentEvents, LongPolling} {
+			if first == second {
+				continue
+			}
+			t.Run(first.String()+" then "+second.String(), func(t *testing.T) {
+				s := newTestServer(t, newEcho(), Options{})
+				tok := s.token(t)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				// check proves the connection still works on its transport.
+				var check func()
+				switch first {
+				case WebSockets:
+					ws := s.dialWS(t, "id="+tok, nil)
+					check = func() {
+						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+						defer cancel()
+						if err := ws.Write(ctx, websocket.MessageText, []byte("x")); err != nil {
+							t.Fatal(err)
+						}
+						if _, got := readWS(t, ws); got != "x" {
+							t.Fatalf("echo %q", got)
+						}
+					}
+				case ServerSentEvents:
+					br := bufio.NewReader(s.openSSE(t, ctx, tok).Body)
+					readN(t, br, 3)
+					check = func() {
+						s.do(t, http.MethodPost, "/echo?id="+tok, "x", nil)
+						if got := readN(t, br, 11); got != "data: x\r\n\r\n" {
+							t.Fatalf("event %q", got)
+						}
+					}
+				case LongPolling:
+					s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+					check = func() {
+						s.do(t, http.MethodPost, "/echo?id="+tok, "x", nil)
+						if r := waitResult(t, s.pollAsync(t, tok)); r.body != "x" {
+							t.Fatalf("poll %d %q", r.status, r.body)
+						}
+					}
+				}
+				r := s.do(t, http.MethodGet, "/echo?id="+tok, "", requests[second])
+				if r.status != http.StatusBadRequest || r.body != msgCannotChange || r.header.Get("Content-Type") != "text/plain" {
+					t.Fatalf("%s request: %d %q %q", second, r.status, r.body, r.header.Get("Content-Type"))
+				}
+				check()
+			})
+		}
 	}
 }
