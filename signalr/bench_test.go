@@ -72,6 +72,7 @@ func benchmarkBroadcast(b *testing.B, n int) {
 	enc, _ := NewInvocationMessage("ReceiveMessage", args).Bytes(protocol.JSON)
 	want := int64(0)
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		want += int64(len(enc) * n)
 		sink.target.Store(want)
@@ -83,6 +84,7 @@ func benchmarkBroadcast(b *testing.B, n int) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/recipient")
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/recipient")
 }
 
 // BenchmarkBroadcast1000 measures one SendAll to 1,000 connections until
@@ -142,6 +144,7 @@ func BenchmarkFanoutSenderSide1000(b *testing.B) {
 	ctx := context.Background()
 	args := []any{"user", "a chat message of modest size"}
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	i := 0
 	for b.Loop() {
 		if err := lm.SendAll(ctx, "ReceiveMessage", args); err != nil {
@@ -162,6 +165,7 @@ func BenchmarkFanoutSenderSide1000(b *testing.B) {
 			b.StartTimer()
 		}
 	}
+	b.ReportMetric(float64((processCPU()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkIdleConnectionMemory reports the heap and stack bytes one idle
