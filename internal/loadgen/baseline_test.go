@@ -76,3 +76,21 @@ func TestBaselineRuns(t *testing.T) {
 		})
 	}
 }
+
+func TestRunInterrupted(t *testing.T) {
+	_, u := startBaseline(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	rep, err := Run(ctx, Config{URLs: []string{u}, Scenario: ScenarioBroadcast, Connections: 3, Rate: 100, Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Interrupted || rep.Passed || rep.DurationSeconds >= 30 {
+		t.Fatalf("interrupted %v passed %v after %.1fs", rep.Interrupted, rep.Passed, rep.DurationSeconds)
+	}
+	var table strings.Builder
+	_ = rep.WriteTable(&table)
+	if !strings.Contains(table.String(), "INTERRUPTED") {
+		t.Errorf("table: %s", table.String())
+	}
+}

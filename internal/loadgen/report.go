@@ -54,7 +54,10 @@ type Report struct {
 	Memory  *MemoryReport `json:"memory,omitempty"`
 	Storm   *StormReport  `json:"storm,omitempty"`
 
-	Passed bool `json:"passed"`
+	// Interrupted is set when the context ended during the measuring phase;
+	// the figures cover the run up to then.
+	Interrupted bool `json:"interrupted,omitempty"`
+	Passed      bool `json:"passed"`
 }
 
 // LatencyReport summarizes delivery latency (send timestamp in the payload
@@ -142,7 +145,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("", "%s", e)
 	}
 	verdict := "PASS"
-	if !r.Passed {
+	switch {
+	case r.Interrupted:
+		verdict = "INTERRUPTED"
+	case !r.Passed:
 		verdict = "FAIL"
 	}
 	row("result", "%s", verdict)

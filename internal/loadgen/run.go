@@ -56,8 +56,9 @@ type runner struct {
 
 // Run executes one load run as configured and returns its report. It returns
 // an error only when the run could not be carried out at all (bad config,
-// context cancelled); lost messages and connection errors are in the report,
-// see Report.OK.
+// context cancelled before the measuring phase); lost messages and connection
+// errors are in the report, see Report.OK. A context cancelled during the
+// measuring phase gives a report marked Interrupted.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	c, err := cfg.withDefaults()
 	if err != nil {
@@ -196,10 +197,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	cancel()
 	sendEnd := time.Now()
 	rep.DurationSeconds = sendEnd.Sub(measureStart).Seconds()
-	if ctx.Err() != nil {
-		pinger()
-		return nil, ctx.Err()
-	}
+	// Interrupted while measuring: still account for what happened so far.
+	rep.Interrupted = ctx.Err() != nil
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer pcancel()
 
 	// Wait for what is still in flight.
 	// Wait for what is still in flight: until everything arrived, or
@@ -222,7 +223,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	rep.DrainSeconds = time.Since(sendEnd).Seconds()
 	rep.ClientCPUSeconds = processCPUSeconds() - clientCPU0
 	if cfg.ServerCPU != nil {
-		v, err := cfg.ServerCPU(ctx)
+		v, err := cfg.ServerCPU(pctx)
 		if err != nil {
 			r.fail("server cpu: %v", err)
 		} else {
@@ -272,7 +273,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		rep.ServerCPUPerDeliveryMicro = rep.ServerCPUSeconds / float64(units) * 1e6
 		rep.ClientCPUPerDeliveryMicro = rep.ClientCPUSeconds / float64(units) * 1e6
 	}
-	rep.Passed = rep.OK()
+	rep.Passed = rep.OK() && !rep.Interrupted
 	return rep, nil
 }
 
