@@ -79,9 +79,13 @@ func TestBaselineRuns(t *testing.T) {
 
 func TestRunInterrupted(t *testing.T) {
 	_, u := startBaseline(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rep, err := Run(ctx, Config{URLs: []string{u}, Scenario: ScenarioBroadcast, Connections: 3, Rate: 100, Duration: time.Minute})
+	// Cancel once progress shows the measuring phase (not during connect,
+	// which would be an error instead).
+	stop := cancelOnPhase{phase: "broadcast", cancel: cancel}
+	rep, err := Run(ctx, Config{URLs: []string{u}, Scenario: ScenarioBroadcast, Connections: 3, Rate: 100,
+		Duration: time.Minute, Progress: &stop, ProgressInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,4 +97,16 @@ func TestRunInterrupted(t *testing.T) {
 	if !strings.Contains(table.String(), "INTERRUPTED") {
 		t.Errorf("table: %s", table.String())
 	}
+}
+
+type cancelOnPhase struct {
+	phase  string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnPhase) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.phase) {
+		c.cancel()
+	}
+	return len(p), nil
 }
