@@ -143,6 +143,9 @@ func TestChaosListenerTerminated(t *testing.T) {
 			}
 			kills := 0
 			chaosRun(t, dsn, opts, 6, 30, func(stop <-chan struct{}) {
+				// The first kill comes early, whatever the publishers' pace.
+				time.Sleep(20 * time.Millisecond)
+				kills += killListeners(t, dsn)
 				for {
 					select {
 					case <-stop:
@@ -173,12 +176,12 @@ func TestChaosPostgresRestart(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	opts := fastOptions(dsn)
 	ms := chaosRun(t, dsn, opts, 4, 30, func(stop <-chan struct{}) {
-		for range 2 {
-			select {
-			case <-stop:
-				return
-			case <-time.After(150 * time.Millisecond):
-			}
+		// The first restart comes early, whatever the publishers' pace.
+		time.Sleep(30 * time.Millisecond)
+		pgtest.Restart(t)
+		select {
+		case <-stop:
+		case <-time.After(150 * time.Millisecond):
 			pgtest.Restart(t)
 		}
 	})
