@@ -349,6 +349,14 @@ func (c *HubConnection) track(batch [][]byte) error {
 	return nil
 }
 
+// errReplayFull ends a stateful connection whose client acknowledged nothing
+// for replayWaitLimit while the replay buffer was full: waiting longer could
+// deadlock (the Ack may sit unread behind an invocation that waits for this
+// writer), so the connection fails instead.
+var errReplayFull = newException("InvalidOperationException", "The client did not acknowledge messages in time; the stateful reconnect buffer is full.")
+
+const replayWaitLimit = 30 * time.Second
+
 // sendRecords joins records into as few transport sends as the batch cap
 // allows. A single record goes out as is, without a copy.
 func (c *HubConnection) sendRecords(batch [][]byte) error {

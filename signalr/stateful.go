@@ -57,8 +57,10 @@ func newReplayBuffer(limit int) *replayBuffer {
 	}
 }
 
-// add records a sent trackable message, waiting while the buffer is full.
+// add records a sent trackable message, waiting while the buffer is full
+// (at most replayWaitLimit without an Ack freeing space).
 func (r *replayBuffer) add(ctx context.Context, b []byte) error {
+	var limit <-chan time.Time
 	for {
 		r.mu.Lock()
 		if r.bytes < r.limit || len(r.items) == 0 {
@@ -69,8 +71,15 @@ func (r *replayBuffer) add(ctx context.Context, b []byte) error {
 			return nil
 		}
 		r.mu.Unlock()
+		if limit == nil {
+			t := time.NewTimer(replayWaitLimit)
+			defer t.Stop()
+			limit = t.C
+		}
 		select {
 		case <-r.freed:
+		case <-limit:
+			return errReplayFull
 		case <-ctx.Done():
 			return ctx.Err()
 		}

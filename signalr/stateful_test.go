@@ -139,3 +139,27 @@ func TestStatefulReconnectNeedsVersion2(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestStatefulReplayBufferBackPressure(t *testing.T) {
+	old := statefulAckInterval
+	statefulAckInterval = time.Hour
+	t.Cleanup(func() { statefulAckInterval = old })
+
+	c, _ := connectStateful(t, 2, Options{KeepAliveInterval: -1, StatefulReconnectBufferSize: 80})
+	for i, arg := range []string{"1", "2", "3"} {
+		c.send(`{"type":1,"invocationId":"` + arg + `","target":"Echo","arguments":["` + arg + `"]}`)
+		if i < 2 {
+			c.nextRecord() // 2 x 43 bytes: the buffer is now over its 80-byte limit
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case f := <-c.conn.out:
+		t.Fatalf("sent %q while the replay buffer was full", f)
+	default:
+	}
+	c.send(`{"type":8,"sequenceId":2}`)
+	if got := c.nextRecord(); got != `{"type":3,"invocationId":"3","result":"3"}` {
+		t.Fatal(got)
+	}
+}
