@@ -133,3 +133,19 @@ func TestRemoveStale(t *testing.T) {
 		t.Errorf("live directory removed: %v", err)
 	}
 }
+
+func TestStopServerFor(t *testing.T) {
+	if !CanRestart() {
+		t.Skip("external server")
+	}
+	dsn := DSN(t)
+	c := connect(t, dsn)
+	StopServerFor(t, 100*time.Millisecond)
+	if _, err := c.Exec(context.Background(), "SELECT 1"); err == nil {
+		t.Fatal("connection survived the outage")
+	}
+	c2 := connect(t, dsn)
+	if _, err := c2.Exec(context.Background(), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+}
