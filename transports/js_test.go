@@ -504,3 +504,50 @@ func isMember(members []string, n string) bool {
 	}
 	return false
 }
+
+// TestJSStopDuringStart stops clients at every phase of their start
+// (negotiate, transport connect, handshake) and checks that nothing they
+// started stays behind: DisconnectTimeout is a minute, so only the clients'
+// own requests (or their sockets closing) can have removed connections. The
+// connections they negotiated but never used stay until DisconnectTimeout,
+// as with ASP.NET Core.
+func TestJSStopDuringStart(t *testing.T) {
+	t.Parallel()
+	for _, tr := range []string{ws, sse, lp} {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			s := newHubServer(t, serverSpec{topts: transports.Options{DisconnectTimeout: time.Minute}})
+			js := startJS(t)
+			outcomes := map[string]int{}
+			for _, delay := range []int{0, 2, 5, 10, 20, 40, 70, 100, 150, 250} {
+				var msg *string
+				js.must(&msg, "startStop", map[string]any{"url": s.url, "transport": tr, "delayMs": delay})
+				if msg == nil {
+					outcomes["started"]++
+				} else {
+					outcomes[*msg]++
+				}
+			}
+			t.Logf("start outcomes: %v", outcomes)
+			var gone, left int
+			waitUntil(t, "every started connection removed", func() bool {
+				used := map[string]bool{}
+				for _, kind := range []string{"websocket", "sse", "poll"} {
+					for _, r := range s.front.records(kind) {
+						used[r.token] = true
+					}
+				}
+				// An empty POST leaves a connection as it is: 404 means gone.
+				gone = 0
+				for tok := range used {
+					if status, _ := s.do(t, http.MethodPost, "/hub?id="+tok); status == http.StatusNotFound {
+						gone++
+					}
+				}
+				left = len(s.front.records("negotiate")) - len(used)
+				return gone == len(used) && s.d.Len() == left && s.count() == 0
+			})
+			t.Logf("%d started connections removed, %d never used", gone, left)
+		})
+	}
+}

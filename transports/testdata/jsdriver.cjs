@@ -17,6 +17,8 @@
 //           method with exactly these arguments
 //   calls   {conn, method} -> every recorded call's arguments so far
 //   stop    {conn} -> stop(); the onclose error message or null
+//   startStop {url, transport?, protocol?, delayMs} -> starts a connection
+//           and stops it delayMs later; start's error message or null
 //   closed  {conn} -> waits for onclose; its error message or null
 // EOF on stdin stops every connection and exits. NODE_PATH must point at the
 // node_modules of testdata/interop (the pinned client).
@@ -107,6 +109,19 @@ const ops = {
         await conn.start();
         const t = conn.connection.transport;
         return { connectionId: conn.connectionId, transport: t ? transportNames[t.constructor.name] : null };
+    },
+    // startStop starts a connection and stops it after delayMs, whatever
+    // phase the start is in; it returns start's error message or null.
+    async startStop(req) {
+        const conn = new signalR.HubConnectionBuilder()
+            .withUrl(req.url, { logger: logLevel, transport: req.transport ? signalR.HttpTransportType[req.transport] : undefined })
+            .withHubProtocol(makeProtocol(req.protocol))
+            .configureLogging(logLevel)
+            .build();
+        const started = conn.start().then(() => null, (e) => e.message);
+        await new Promise((r) => setTimeout(r, req.delayMs || 0));
+        await conn.stop();
+        return started;
     },
     async invoke(req) {
         return state(req).conn.invoke(req.method, ...(req.args || []));
