@@ -112,6 +112,17 @@ func (d *dispatcher) replyError(id, text string) {
 	}
 }
 
+// authorized runs Options.AuthorizeMethod and the hub's MethodAuthorizer.
+func (d *dispatcher) authorized(method string) bool {
+	if f := d.h.opts.AuthorizeMethod; f != nil && !f(d.hctx, method) {
+		return false
+	}
+	if f := d.h.hub.authorize; f != nil && !f(d.hctx, method) {
+		return false
+	}
+	return true
+}
+
 func invokeFailed(target string) string {
 	return "Failed to invoke '" + target + "' due to an error on the server."
 }
@@ -129,6 +140,11 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 	argv, err := bindArgs(m, args)
 	if err != nil {
 		d.replyError(id, buildErrorMessage(invokeFailed(target), err, d.detailed()))
+		return
+	}
+	if !d.authorized(m.name) {
+		d.c.log.Debug().Str("method", target).Msg("hub method not authorized")
+		d.replyError(id, "Failed to invoke '"+target+"' because user is unauthorized")
 		return
 	}
 	switch {

@@ -50,6 +50,15 @@ type hubDescriptor struct {
 
 	onConnected    func(*Context) error
 	onDisconnected func(*Context, error) error
+	authorize      func(*Context, string) bool
+}
+
+// MethodAuthorizer is an optional hub interface: AuthorizeMethod runs
+// before every invocation with the hub method's Go name; false refuses the
+// call with "Failed to invoke 'X' because user is unauthorized". It is not
+// itself a hub method.
+type MethodAuthorizer interface {
+	AuthorizeMethod(ctx *Context, method string) bool
 }
 
 var (
@@ -57,7 +66,7 @@ var (
 	errorType       = reflect.TypeFor[error]()
 	rawValueType    = reflect.TypeFor[protocol.RawValue]()
 	boolType        = reflect.TypeFor[bool]()
-	lifecycleNames  = map[string]bool{"onconnected": true, "ondisconnected": true}
+	lifecycleNames  = map[string]bool{"onconnected": true, "ondisconnected": true, "authorizemethod": true}
 	errNilHub       = errors.New("signalr: hub is nil")
 	errNoHubMethods = errors.New("signalr: hub has no exported methods")
 )
@@ -117,6 +126,9 @@ func describeHub(hub any, name string) (*hubDescriptor, error) {
 		default:
 			return nil, fmt.Errorf("signalr: %s.OnDisconnected must be func(*signalr.Context, error) error, is %s", name, mv.Type())
 		}
+	}
+	if a, ok := hub.(MethodAuthorizer); ok {
+		d.authorize = a.AuthorizeMethod
 	}
 	if len(d.methods) == 0 {
 		return nil, errNoHubMethods

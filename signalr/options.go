@@ -86,6 +86,12 @@ type Options struct {
 	// Clients.User. Default: the ID of the Principal attached to the request
 	// context with WithPrincipal, or "" (anonymous).
 	UserIdentifier func(r *http.Request) string
+	// AuthorizeMethod, when set, runs before every hub method invocation
+	// (after its arguments were bound) with the method's Go name; false
+	// refuses the call with "Failed to invoke 'X' because user is
+	// unauthorized", like [Authorize] on a .NET hub method. A hub may
+	// implement MethodAuthorizer instead (both must allow).
+	AuthorizeMethod func(ctx *Context, method string) bool
 }
 
 func (o Options) withDefaults() Options {
