@@ -56,6 +56,11 @@ func (d *Dispatcher) serveSSE(w http.ResponseWriter, r *http.Request) {
 	c.sseMu.Lock()
 	c.sseClosed = true
 	c.sseMu.Unlock()
+	// The write deadline of the last event may have passed long ago; the
+	// server still writes the end of the response (the last chunk) after
+	// we return, and it must neither fail (a truncated stream) nor block
+	// for ever.
+	_ = rc.SetWriteDeadline(time.Now().Add(d.opts.TransportSendTimeout))
 	c.dispose()
 }
 

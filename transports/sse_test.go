@@ -211,3 +211,23 @@ func FuzzSSEEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestSSEEndsCleanly: when the server ends a connection long after its last
+// event, the event stream still ends with a complete HTTP response (the
+// write deadline of the last event once truncated it: "unexpected EOF").
+func TestSSEEndsCleanly(t *testing.T) {
+	const sendTimeout = 20 * time.Millisecond
+	h := HandlerFunc(func(ctx context.Context, c Conn) {
+		if err := c.Send(ctx, []byte("hi")); err != nil {
+			return
+		}
+		// Let the last event's write deadline pass before the end.
+		time.Sleep(5 * sendTimeout)
+	})
+	s := newTestServer(t, h, Options{TransportSendTimeout: sendTimeout})
+	resp := s.openSSE(t, context.Background(), s.token(t))
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != ":\r\ndata: hi\r\n\r\n" {
+		t.Fatalf("stream %q, %v", b, err)
+	}
+}
