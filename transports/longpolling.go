@@ -52,7 +52,7 @@ func (d *Dispatcher) serveLongPolling(w http.ResponseWriter, r *http.Request) {
 		// First poll: the connection's request is a copy of this one that
 		// outlives it (hub code reads its headers, query and user).
 		c.started = true
-		req := r.Clone(d.ctx)
+		req := r.Clone(keepValues(d.ctx, r.Context()))
 		req.Body = http.NoBody
 		c.req = req
 		c.mu.Unlock()
@@ -157,4 +157,23 @@ func (c *connection) sendLongPolling(ctx context.Context, p []byte) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// requestValues ends with the dispatcher (the poll that started a Long
+// Polling connection is long gone when hub code reads Request()) but keeps the
+// request's values, such as the user attached by authentication middleware.
+type requestValues struct {
+	context.Context
+	values context.Context
+}
+
+func keepValues(lifetime, values context.Context) context.Context {
+	return requestValues{Context: lifetime, values: context.WithoutCancel(values)}
+}
+
+func (c requestValues) Value(key any) any {
+	if v := c.values.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
 }
