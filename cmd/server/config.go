@@ -20,6 +20,7 @@ const (
 	envLogLevel       = "Logging__LogLevel__Default"
 	envCORSOrigins    = "Cors__AllowedOrigins"
 	envDetailedErrors = "SignalR__EnableDetailedErrors"
+	envConnection     = "ConnectionStrings__DefaultConnection"
 )
 
 const defaultURLs = "http://localhost:5000"
@@ -35,6 +36,9 @@ type config struct {
 	CORSOrigins []string
 	// DetailedErrors sends server error details to clients.
 	DetailedErrors bool
+	// ConnectionString, when set, makes servers share clients through the
+	// PostgreSQL backplane (Npgsql keyword form, postgres:// URL or libpq).
+	ConnectionString string
 }
 
 // parseConfig reads the environment, then the flags, which override it.
@@ -46,6 +50,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	logLevel := fs.String("log-level", "", "minimum log level: Trace, Debug, Information, Warning, Error, Critical or None (env "+envLogLevel+", default Information)")
 	cors := fs.String("cors-origins", "", "comma-separated browser origins allowed cross-site, or * for any (env "+envCORSOrigins+", default none)")
 	detailed := fs.Bool("detailed-errors", false, "send server error details to clients (env "+envDetailedErrors+", default false)")
+	connString := fs.String("connection-string", "", "PostgreSQL backplane connection string, e.g. Host=db;Database=chat;Username=app;Password=... (env "+envConnection+", default none: single server)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nRuns the SignalR ChatServer with its hub at /chathub. Flags override environment variables.\n\n")
 		fs.PrintDefaults()
@@ -78,6 +83,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if err != nil {
 		return config{}, err
 	}
+	cfg.ConnectionString = strings.TrimSpace(pick("connection-string", *connString, envConnection))
 	if set["detailed-errors"] {
 		cfg.DetailedErrors = *detailed
 	} else if v := strings.TrimSpace(getenv(envDetailedErrors)); v != "" {

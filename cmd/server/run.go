@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gosignalr/gosignalr/internal/chat"
+	"github.com/gosignalr/gosignalr/npgsql"
 	"github.com/gosignalr/gosignalr/signalr"
 )
 
@@ -53,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	a, err := newApp(cfg, logger, hostname)
+	a, err := newApp(ctx, cfg, logger, hostname)
 	if err != nil {
 		for _, l := range listeners {
 			l.Close()
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintln(stdout, "Application started. Press Ctrl+C to shut down.")
 	logger.Info().Str("hub", hubPath).Bool("detailedErrors", cfg.DetailedErrors).
-		Strs("corsOrigins", cfg.CORSOrigins).Msg("ChatServer started")
+		Strs("corsOrigins", cfg.CORSOrigins).Bool("backplane", a.backplane != nil).Msg("ChatServer started")
 
 	var runErr error
 	select {
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		srv.Close()
 	}
 	wg.Wait()
+	a.close()
 	return runErr
 }
 
@@ -120,21 +122,47 @@ func newLogger(w io.Writer, level zerolog.Level) zerolog.Logger {
 
 // app is the ChatServer's HTTP surface.
 type app struct {
-	hub     *signalr.Server
-	handler http.Handler
+	hub       *signalr.Server
+	backplane *npgsql.Manager // nil without a connection string
+	handler   http.Handler
 }
 
-func newApp(cfg config, logger zerolog.Logger, hostname string) (*app, error) {
+// close releases the backplane once the hub has shut down.
+func (a *app) close() {
+	if a.backplane != nil {
+		a.backplane.Close()
+	}
+}
+
+func newApp(ctx context.Context, cfg config, logger zerolog.Logger, hostname string) (*app, error) {
+	a := &app{}
 	cors := newCORSPolicy(cfg.CORSOrigins)
 	opts := signalr.Options{
 		Logger:               logger.With().Str("component", "signalr").Logger(),
 		EnableDetailedErrors: cfg.DetailedErrors,
 	}
 	opts.TransportOptions.OriginPatterns = cors.originPatterns()
+	if cfg.ConnectionString != "" {
+		dsn, err := pgConnString(cfg.ConnectionString)
+		if err != nil {
+			return nil, err
+		}
+		bp, err := npgsql.New(ctx, npgsql.Options{
+			ConnectionString: dsn,
+			Logger:           logger.With().Str("component", "backplane").Logger(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("PostgreSQL backplane: %w", err)
+		}
+		a.backplane = bp
+		opts.LifetimeManager = bp
+	}
 	hub, err := signalr.NewServer(&chat.ChatHub{Logger: logger.With().Str("component", "chathub").Logger()}, opts)
 	if err != nil {
+		a.close()
 		return nil, fmt.Errorf("create hub: %w", err)
 	}
+	a.hub = hub
 
 	r := chi.NewRouter()
 	if cors.enabled() {
@@ -145,10 +173,20 @@ func newApp(cfg config, logger zerolog.Logger, hostname string) (*app, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintf(w, "gosignalr ChatServer\nSignalR hub: %s\nHealth: /health\n", hubPath)
 	})
-	r.Get("/health", healthHandler(hub, hostname, time.Now))
+	r.Get("/health", healthHandler(hub, a.ready, hostname, time.Now))
 	r.Handle(hubPath, hub)
 	r.Handle(hubPath+"/*", hub)
-	return &app{hub: hub, handler: r}, nil
+	a.handler = r
+	return a, nil
+}
+
+// ready reports whether the server can deliver messages: always without a
+// backplane, else while the backplane is connected.
+func (a *app) ready() (bool, string) {
+	if a.backplane == nil {
+		return true, ""
+	}
+	return a.backplane.Ready()
 }
 
 // canonicalHubPath maps any casing of the hub path ("/chatHub" in the ASP.NET
@@ -175,10 +213,17 @@ type health struct {
 	Connections int    `json:"connections"`
 }
 
-func healthHandler(hub *signalr.Server, hostname string, now func() time.Time) http.HandlerFunc {
+// healthHandler answers GET /health: 200 "Healthy", or 503 "Unhealthy"
+// while ready says the server cannot deliver (backplane down), like ASP.NET
+// Core health checks.
+func healthHandler(hub *signalr.Server, ready func() (bool, string), hostname string, now func() time.Time) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
+		status, code := "Healthy", http.StatusOK
+		if ok, _ := ready(); !ok {
+			status, code = "Unhealthy", http.StatusServiceUnavailable
+		}
 		body, err := json.Marshal(health{
-			Status:      "Healthy",
+			Status:      status,
 			Server:      hostname,
 			Timestamp:   now().UTC().Format(time.RFC3339),
 			Connections: hub.ConnectionCount(),
@@ -189,6 +234,7 @@ func healthHandler(hub *signalr.Server, hostname string, now func() time.Time) h
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(code)
 		w.Write(body)
 	}
 }

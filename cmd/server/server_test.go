@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,11 +20,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gosignalr/gosignalr/client"
+	"github.com/gosignalr/gosignalr/internal/pgtest"
 	"github.com/gosignalr/gosignalr/interop"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(pgtest.WithServer(m))
 }
 
 // chatServer is run() started in-process on 127.0.0.1 with a free port.
@@ -453,5 +456,65 @@ func TestServerWebSocketOrigin(t *testing.T) {
 				t.Errorf("dial error %v, response %v; want 403", err, resp)
 			}
 		})
+	}
+}
+
+// npgsqlForm writes a postgres:// URL in Npgsql's keyword form, as an
+// ASP.NET deployment configures ConnectionStrings__DefaultConnection.
+func npgsqlForm(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	return fmt.Sprintf("Host=%s;Port=%s;Database=%s;Username=%s;Password=%s;Pooling=true",
+		u.Hostname(), u.Port(), strings.TrimPrefix(u.Path, "/"), u.User.Username(), pw)
+}
+
+// TestChatBackplaneInterop runs two ChatServers sharing a PostgreSQL
+// backplane (configured like an ASP.NET deployment) and has JS clients on
+// different servers chat, join groups and see each other come and go.
+func TestChatBackplaneInterop(t *testing.T) {
+	env := map[string]string{"ConnectionStrings__DefaultConnection": npgsqlForm(t, pgtest.DSN(t))}
+	s1 := startChatServer(t, env)
+	s2 := startChatServer(t, env)
+	for _, cs := range []*chatServer{s1, s2} {
+		res, body := get(t, cs.base+"/health", nil)
+		if res.StatusCode != http.StatusOK || !strings.Contains(body, `"status":"Healthy"`) {
+			t.Fatalf("health: %d %s", res.StatusCode, body)
+		}
+	}
+	for _, v := range []struct{ transport, protocol string }{
+		{"WebSockets", "json"},
+		{"ServerSentEvents", "json"},
+		{"LongPolling", "messagepack"},
+	} {
+		t.Run(v.transport+"-"+v.protocol, func(t *testing.T) {
+			interop.RunScript(t, "scenarios/chat.cjs", map[string]string{
+				"SIGNALR_URL":       s1.base + "/chathub",
+				"SIGNALR_URL_2":     s2.base + "/chathub",
+				"SIGNALR_TRANSPORT": v.transport,
+				"SIGNALR_PROTOCOL":  v.protocol,
+			})
+		})
+	}
+}
+
+func TestRunBackplaneUnreachable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A port nothing listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	err = run(ctx, []string{"--urls", "http://127.0.0.1:0", "--connection-string",
+		fmt.Sprintf("Host=127.0.0.1;Port=%d;Database=x;Username=x;Password=x;Timeout=2", addr.Port)},
+		envFunc(nil), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PostgreSQL backplane") {
+		t.Errorf("run = %v, want a backplane error", err)
 	}
 }

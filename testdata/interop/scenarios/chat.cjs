@@ -1,13 +1,14 @@
 'use strict';
 // The ChatServer (cmd/server) with two JS clients: the chat hub contract of
-// internal/chat. SIGNALR_URL is the server's /chathub URL.
+// internal/chat. SIGNALR_URL is the server's /chathub URL; the second client
+// connects to SIGNALR_URL_2 when set (another server sharing a backplane).
 const h = require('../lib/harness.cjs');
 const { assert } = h;
 
 const events = ['UserConnected', 'UserDisconnected', 'ReceiveMessage', 'UserJoinedGroup', 'UserLeftGroup', 'ReceiveGroupMessage'];
 
-async function open() {
-    const conn = h.build(h.url());
+async function open(url = h.url()) {
+    const conn = h.build(url);
     const rec = {};
     for (const e of events) {
         rec[e] = h.record(conn, e);
@@ -21,7 +22,7 @@ h.run({
         const a = await open();
         // Every client hears of every connection, its own included.
         await a.rec.UserConnected.waitFor((id) => id === a.id);
-        const b = await open();
+        const b = await open(h.env('SIGNALR_URL_2', h.url()));
         await a.rec.UserConnected.waitFor((id) => id === b.id);
         await b.rec.UserConnected.waitFor((id) => id === b.id);
 
