@@ -173,12 +173,6 @@ func TestConformanceScenarios(t *testing.T) {
 			if got, err := Invoke[string](ctx, c, "Echo", "secret"); err != nil || got != "secret" {
 				t.Fatalf("%v: Echo = %q %v", tr, got, err)
 			}
-			if tr == transports.LongPolling {
-				// Known server gap (see cmd/conformance/node_test.go): the Long
-				// Polling connection keeps the first poll without its request
-				// context, so the hub sees no Principal.
-				continue
-			}
 			if got, err := Invoke[string](ctx, c, "GetUserNameIdentifier"); err != nil || got != "testuser" {
 				t.Fatalf("%v: user = %q %v", tr, got, err)
 			}

@@ -116,11 +116,9 @@ var (
 		"auth-bad-token", "cookies", "user-agent-header", "user-headers-override", "reconnect",
 		"raw-echo", "uncreatable-hub",
 	}
-	// notOn leaves scenarios out where they do not apply (or, for
-	// auth-claims over Long Polling, where the runtime falls short: see the
-	// comment at the end of this file).
+	// notOn leaves scenarios out where they do not apply.
 	notOn = map[string][]string{
-		"LongPolling": {"server-timeout", "auth-claims"}, // the JS client has no server timeout on LP
+		"LongPolling": {"server-timeout"}, // the JS client has no server timeout on LP
 	}
 	transportOnlyScenarios = []string{"server-timeout", "auth-claims"}
 	// onceScenarios pick their own transports.
@@ -223,10 +221,3 @@ func TestNodeScenarios(t *testing.T) {
 		})
 	})
 }
-
-// Known gap, kept out of the lists above: over Long Polling the hub sees no
-// Principal (auth-claims: GetUserNameIdentifier returns "" instead of
-// "testuser"). transports/longpolling.go stores the first poll as
-// r.Clone(d.ctx), which drops the request context's values, so
-// signalr.PrincipalFromContext finds nothing. WebSockets and SSE keep the
-// request (and its Principal).
