@@ -44,24 +44,18 @@ func pgConnString(s string) (string, error) {
 	if s == "" || strings.Contains(s, "://") || !isNpgsqlForm(s) {
 		return s, nil
 	}
+	pairs, err := splitNpgsql(s)
+	if err != nil {
+		return "", err
+	}
 	var out []string
-	for _, part := range strings.Split(s, ";") {
-		if strings.TrimSpace(part) == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(part, "=")
-		if !ok {
-			return "", fmt.Errorf("connection string: %q is not keyword=value", strings.TrimSpace(part))
-		}
-		key := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), " ", ""))
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
+	for _, kv := range pairs {
+		k, v := kv[0], kv[1]
+		key := strings.ToLower(strings.ReplaceAll(k, " ", ""))
 		pk, known := npgsqlKeywords[key]
 		switch {
 		case !known:
-			return "", fmt.Errorf("connection string: unsupported keyword %q", strings.TrimSpace(k))
+			return "", fmt.Errorf("connection string: unsupported keyword %q", k)
 		case pk == "":
 			continue
 		case pk == "sslmode":
@@ -99,4 +93,65 @@ func libpqQuote(v string) string {
 	v = strings.ReplaceAll(v, `\`, `\\`)
 	v = strings.ReplaceAll(v, `'`, `\'`)
 	return "'" + v + "'"
+}
+
+// splitNpgsql splits "Key=value;Key='a;b';Key=\"x\"\"y\"" into key/value
+// pairs like .NET's DbConnectionStringBuilder: a value in single or double
+// quotes may hold ';' and '=', a doubled quote inside stands for one.
+func splitNpgsql(s string) ([][2]string, error) {
+	var pairs [][2]string
+	for i := 0; i < len(s); {
+		if s[i] == ';' || s[i] == ' ' || s[i] == '\t' {
+			i++
+			continue
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			return nil, fmt.Errorf("connection string: %q is not keyword=value", strings.TrimSpace(s[i:]))
+		}
+		key := strings.TrimSpace(s[i : i+eq])
+		if key == "" || strings.Contains(key, ";") {
+			return nil, fmt.Errorf("connection string: %q is not keyword=value", strings.TrimSpace(s[i:i+eq]))
+		}
+		i += eq + 1
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+			i++
+		}
+		var val strings.Builder
+		if i < len(s) && (s[i] == '\'' || s[i] == '"') {
+			q := s[i]
+			i++
+			for {
+				if i >= len(s) {
+					return nil, fmt.Errorf("connection string: unterminated quoted value of %q", key)
+				}
+				if s[i] == q {
+					if i+1 < len(s) && s[i+1] == q {
+						val.WriteByte(q)
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				val.WriteByte(s[i])
+				i++
+			}
+			for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+				i++
+			}
+			if i < len(s) && s[i] != ';' {
+				return nil, fmt.Errorf("connection string: unexpected %q after the quoted value of %q", s[i:], key)
+			}
+		} else {
+			end := strings.IndexByte(s[i:], ';')
+			if end < 0 {
+				end = len(s) - i
+			}
+			val.WriteString(strings.TrimSpace(s[i : i+end]))
+			i += end
+		}
+		pairs = append(pairs, [2]string{key, val.String()})
+	}
+	return pairs, nil
 }

@@ -19,6 +19,8 @@ func TestPGConnString(t *testing.T) {
 		{"postgres://app:pw@db:5432/chat?sslmode=disable", "postgres://app:pw@db:5432/chat?sslmode=disable"},
 		{"host=db port=5432 user=app dbname=chat", "host=db port=5432 user=app dbname=chat"},
 		{"Host=db", "host=db"},
+		{`Host=db;Password='a;b=c';Username="x""y"`, `host=db password=a;b=c user=x"y`},
+		{"Host=db;Password='it''s'", `host=db password='it\'s'`},
 		{"  ", ""},
 	}
 	for _, tt := range tests {
@@ -53,6 +55,8 @@ func TestPGConnStringErrors(t *testing.T) {
 		"Host=db;Frobnicate=yes",
 		"Host=db;SSL Mode=Sometimes",
 		"Host=db;justaword",
+		"Host=db;Password='open",
+		"Host=db;Password='a'b",
 	} {
 		if got, err := pgConnString(in); err == nil {
 			t.Errorf("pgConnString(%q) = %q, want an error", in, got)
