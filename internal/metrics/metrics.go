@@ -105,6 +105,11 @@ type Collector struct {
 	bpCatchUp    prometheus.Counter
 	bpDupSkips   prometheus.Counter
 
+	// Children of the per-message counters by type: a sync.Map load is
+	// several times cheaper than WithLabelValues' hashing on every message.
+	recvByType sync.Map // string → prometheus.Counter
+	sentByType sync.Map // string → prometheus.Counter
+
 	methodsMu  sync.RWMutex
 	methods    map[string]struct{}
 	maxMethods int
@@ -220,12 +225,23 @@ func (c *Collector) ConnectionClosed(transport, protocol string) {
 }
 
 // MessageReceived implements HubObserver.
-func (c *Collector) MessageReceived(msgType string) { c.msgRecv.WithLabelValues(msgType).Inc() }
+func (c *Collector) MessageReceived(msgType string) {
+	child(&c.recvByType, c.msgRecv, msgType).Inc()
+}
+
+// child returns vec's counter for label, cached in m.
+func child(m *sync.Map, vec *prometheus.CounterVec, label string) prometheus.Counter {
+	if ctr, ok := m.Load(label); ok {
+		return ctr.(prometheus.Counter)
+	}
+	ctr, _ := m.LoadOrStore(label, vec.WithLabelValues(label))
+	return ctr.(prometheus.Counter)
+}
 
 // MessageSent implements HubObserver.
 func (c *Collector) MessageSent(msgType string, n int) {
 	if n > 0 {
-		c.msgSent.WithLabelValues(msgType).Add(float64(n))
+		child(&c.sentByType, c.msgSent, msgType).Add(float64(n))
 	}
 }
 
