@@ -18,12 +18,16 @@ type connection struct {
 	id    string
 	token string
 
-	// inbox hands client bytes to Receive. It is unbuffered: a WebSocket
-	// reader or a POST waits until the handler takes its chunk, which is the
-	// back-pressure and keeps chunks in order.
-	inbox  chan []byte
-	done   chan struct{} // closed by end
-	binary atomic.Bool
+	// Client bytes not yet taken by Receive, like ASP.NET Core's transport
+	// pipe: a POST or a WebSocket message is acknowledged once buffered,
+	// and waits (back-pressure) only while InputBufferSize bytes are
+	// unread. Receive takes everything buffered at once.
+	inMu     sync.Mutex
+	inBuf    []byte
+	inNotify chan struct{} // bytes buffered
+	inSpace  chan struct{} // buffer taken
+	done     chan struct{} // closed by end
+	binary   atomic.Bool
 
 	postMu sync.Mutex // serializes POSTs, like ASP.NET Core's WriteLock
 
@@ -68,7 +72,8 @@ func newConnection(d *Dispatcher, id, token string) *connection {
 		d:            d,
 		id:           id,
 		token:        token,
-		inbox:        make(chan []byte),
+		inNotify:     make(chan struct{}, 1),
+		inSpace:      make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		inactiveFrom: time.Now(),
 		lpNotify:     make(chan struct{}, 1),
@@ -130,15 +135,67 @@ func (c *connection) SetTransferFormat(binary bool) error {
 	return nil
 }
 
-// Receive implements Conn.
+// Receive implements Conn. Bytes the transport acknowledged are handed out
+// even after the connection ended (a Close message POSTed just before a
+// DELETE), then the end is reported.
 func (c *connection) Receive(ctx context.Context) ([]byte, error) {
-	select {
-	case b := <-c.inbox:
-		return b, nil
-	case <-c.done:
-		return nil, c.endError()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for {
+		if b := c.takeInput(); b != nil {
+			return b, nil
+		}
+		select {
+		case <-c.inNotify:
+		case <-c.done:
+			if b := c.takeInput(); b != nil {
+				return b, nil
+			}
+			return nil, c.endError()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (c *connection) takeInput() []byte {
+	c.inMu.Lock()
+	b := c.inBuf
+	c.inBuf = nil
+	c.inMu.Unlock()
+	if b != nil {
+		signal(c.inSpace)
+	}
+	return b
+}
+
+// deliver buffers b (which the caller hands over) for Receive. It waits
+// while the buffer holds InputBufferSize bytes or more, and fails once the
+// connection has ended or stop is closed (the request went away).
+func (c *connection) deliver(b []byte, stop <-chan struct{}) error {
+	for {
+		select {
+		case <-c.done:
+			return ErrConnectionClosed
+		default:
+		}
+		c.inMu.Lock()
+		if len(c.inBuf) < c.d.opts.InputBufferSize {
+			if c.inBuf == nil {
+				c.inBuf = b
+			} else {
+				c.inBuf = append(c.inBuf, b...)
+			}
+			c.inMu.Unlock()
+			signal(c.inNotify)
+			return nil
+		}
+		c.inMu.Unlock()
+		select {
+		case <-c.inSpace:
+		case <-c.done:
+			return ErrConnectionClosed
+		case <-stop:
+			return context.Canceled
+		}
 	}
 }
 

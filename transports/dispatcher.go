@@ -372,12 +372,10 @@ func (d *Dispatcher) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > 0 {
-		select {
-		case c.inbox <- body:
-		case <-c.done:
-			writeText(w, http.StatusNotFound, "")
-			return
-		case <-r.Context().Done():
+		if err := c.deliver(body, r.Context().Done()); err != nil {
+			if errors.Is(err, ErrConnectionClosed) {
+				writeText(w, http.StatusNotFound, "")
+			}
 			return
 		}
 	}

@@ -50,7 +50,7 @@ func activeTransport(t *testing.T, js *jsClient, name string) string {
 // connection stays unused in the table until DisconnectTimeout removes it.
 func TestJSTransportFallback(t *testing.T) {
 	t.Parallel()
-	const disconnectTimeout = 2 * time.Second
+	const disconnectTimeout = 3 * time.Second // room for a loaded machine between a client's requests
 	tests := []struct {
 		name string
 		spec serverSpec
@@ -237,7 +237,7 @@ func TestJSLongPollingStop(t *testing.T) {
 // client that idles through many poll timeouts.
 func TestJSLongPollingVanished(t *testing.T) {
 	t.Parallel()
-	const disconnectTimeout, pollTimeout = 2 * time.Second, 300 * time.Millisecond
+	const disconnectTimeout, pollTimeout = 3 * time.Second, 300 * time.Millisecond
 	s := newHubServer(t, serverSpec{topts: transports.Options{DisconnectTimeout: disconnectTimeout, PollTimeout: pollTimeout}})
 	survivor, victim := startJS(t), startJS(t)
 	a := survivor.start("a", s.url, map[string]any{"transport": lp})
@@ -313,7 +313,7 @@ func TestJSErrorTexts(t *testing.T) {
 	js := startJS(t)
 
 	t.Run("long polling poll 404", func(t *testing.T) {
-		const disconnectTimeout = 2 * time.Second
+		const disconnectTimeout = 3 * time.Second // room for a loaded machine between a client's requests
 		a := newHubServer(t, serverSpec{topts: transports.Options{PollTimeout: 300 * time.Millisecond, DisconnectTimeout: disconnectTimeout}})
 		b := newHubServer(t, serverSpec{})
 		c := js.start("lp404", a.url, map[string]any{"transport": lp})

@@ -265,10 +265,10 @@ func TestPostTooLarge(t *testing.T) {
 }
 
 // TestConcurrentPosts checks that concurrent POSTs reach the handler one
-// whole body at a time.
+// whole body after another, never interleaved (chunks may hold several).
 func TestConcurrentPosts(t *testing.T) {
 	var mu sync.Mutex
-	var chunks []string
+	var stream []byte
 	h := HandlerFunc(func(ctx context.Context, c Conn) {
 		for {
 			b, err := c.Receive(ctx)
@@ -276,18 +276,19 @@ func TestConcurrentPosts(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			chunks = append(chunks, string(b))
+			stream = append(stream, b...)
 			mu.Unlock()
 		}
 	})
-	s := newTestServer(t, h, Options{})
+	// A small input buffer makes most POSTs wait for the handler.
+	s := newTestServer(t, h, Options{InputBufferSize: 6000})
 	tok := s.token(t)
 	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
-	const n = 20
+	const n, size = 20, 5000
 	var want []string
 	var wg sync.WaitGroup
 	for i := range n {
-		body := strings.Repeat(string(rune('a'+i)), 5000)
+		body := strings.Repeat(string(rune('a'+i)), size)
 		want = append(want, body)
 		wg.Go(func() {
 			if r := s.do(t, http.MethodPost, "/echo?id="+tok, body, nil); r.status != http.StatusOK {
@@ -296,19 +297,89 @@ func TestConcurrentPosts(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// A POST answers once the handler took its body; the append follows.
+	// A POST answers once its body is buffered; the handler takes it later.
 	eventually(t, "all bodies", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(chunks) >= n
+		return len(stream) >= n*size
 	})
 	mu.Lock()
-	got := append([]string(nil), chunks...)
+	var got []string
+	for b := stream; len(b) > 0; b = b[min(size, len(b)):] {
+		got = append(got, string(b[:min(size, len(b))]))
+	}
 	mu.Unlock()
 	sort.Strings(got)
 	sort.Strings(want)
 	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Fatalf("got %d chunks, want %d intact bodies", len(got), n)
+		t.Fatalf("got %d pieces, want %d intact bodies", len(got), n)
+	}
+}
+
+// TestPostBuffered: a POST is answered once its body is buffered, before
+// the handler reads (ASP.NET Core acknowledges sends the same way); past
+// InputBufferSize unread bytes the next POST waits for the handler. Bytes
+// acknowledged before a DELETE still reach the handler, then io.EOF.
+func TestPostBuffered(t *testing.T) {
+	release := make(chan struct{})
+	got := make(chan string, 1)
+	h := HandlerFunc(func(ctx context.Context, c Conn) {
+		<-release
+		var all []byte
+		for {
+			b, err := c.Receive(ctx)
+			if err != nil {
+				if isEOF(err) {
+					got <- string(all)
+				}
+				return
+			}
+			all = append(all, b...)
+		}
+	})
+	s := newTestServer(t, h, Options{InputBufferSize: 8})
+	tok := s.token(t)
+	s.do(t, http.MethodGet, "/echo?id="+tok, "", nil)
+	// The handler reads nothing yet: the first POST is buffered, the second
+	// (past the limit) waits.
+	if r := s.do(t, http.MethodPost, "/echo?id="+tok, "123456789", nil); r.status != http.StatusOK {
+		t.Fatalf("first POST: %d", r.status)
+	}
+	second := make(chan result, 1)
+	go func() {
+		r, _ := s.doErr(context.Background(), http.MethodPost, "/echo?id="+tok, "abc", nil)
+		second <- r
+	}()
+	select {
+	case r := <-second:
+		t.Fatalf("second POST answered %d before the handler read", r.status)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if r := <-second; r.status != http.StatusOK {
+		t.Fatalf("second POST: %d", r.status)
+	}
+	// Wait until the handler took everything, then buffer more and DELETE
+	// at once: the bytes still arrive before the end.
+	eventually(t, "input taken", func() bool {
+		c := s.d.lookup(tok)
+		c.inMu.Lock()
+		defer c.inMu.Unlock()
+		return len(c.inBuf) == 0
+	})
+	if r := s.do(t, http.MethodPost, "/echo?id="+tok, "{\"type\":7}\x1e", nil); r.status != http.StatusOK {
+		t.Fatalf("last POST: %d", r.status)
+	}
+	if r := s.do(t, http.MethodDelete, "/echo?id="+tok, "", nil); r.status != http.StatusAccepted {
+		t.Fatalf("DELETE: %d", r.status)
+	}
+	select {
+	case all := <-got:
+		if all != "123456789abc{\"type\":7}\x1e" {
+			t.Fatalf("handler got %q", all)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler did not end")
 	}
 }
 

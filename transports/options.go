@@ -30,6 +30,12 @@ type Options struct {
 	// MaxWebSocketMessageSize caps one incoming WebSocket message; a larger
 	// one closes the socket with 1009. Default: MaxRequestBodySize.
 	MaxWebSocketMessageSize int64
+	// InputBufferSize is how many bytes received from a client (POST
+	// bodies, WebSocket messages) may wait for the handler before the
+	// transport stops taking more: a POST is answered once its body is
+	// buffered, and waits only while this much is unread. Default 64 KiB,
+	// ASP.NET Core's TransportMaxBufferSize.
+	InputBufferSize int
 	// LongPollingBufferSize is how many unpolled bytes a Long Polling
 	// connection holds before Send blocks (back-pressure). Default 64 KiB,
 	// ASP.NET Core's pipe pause threshold.
@@ -62,6 +68,7 @@ const (
 	DefaultPollTimeout           = 90 * time.Second
 	DefaultMaxPendingConnections = 10000
 	DefaultMaxRequestBodySize    = 1 << 20
+	DefaultInputBufferSize       = 64 << 10
 	DefaultLongPollingBufferSize = 64 << 10
 	DefaultWebSocketCloseTimeout = 5 * time.Second
 	DefaultTransportSendTimeout  = 10 * time.Second
@@ -85,6 +92,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWebSocketMessageSize <= 0 {
 		o.MaxWebSocketMessageSize = o.MaxRequestBodySize
+	}
+	if o.InputBufferSize <= 0 {
+		o.InputBufferSize = DefaultInputBufferSize
 	}
 	if o.LongPollingBufferSize <= 0 {
 		o.LongPollingBufferSize = DefaultLongPollingBufferSize

@@ -196,9 +196,10 @@ func (c *connection) readWebSocket(ctx context.Context, s *wsSocket) {
 			c.d.log.Debug().Str("connectionId", c.id).Err(err).Msg("websocket read ended")
 			return
 		}
-		select {
-		case c.inbox <- b:
-		case <-c.done:
+		if len(b) == 0 {
+			continue // nothing to hand on; an empty chunk would look like "no input"
+		}
+		if c.deliver(b, ctx.Done()) != nil {
 			return
 		}
 	}
