@@ -105,7 +105,7 @@ func BenchmarkWriter(b *testing.B) {
 	b.ReportAllocs()
 	ctx := context.Background()
 	for b.Loop() {
-		if err := c.enqueueWait(ctx, enc); err != nil {
+		if err := c.enqueueWait(ctx, enc, protocol.TypeInvocation); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -220,7 +220,7 @@ func (f *fanout) to(c *HubConnection) {
 		}
 		return
 	}
-	_ = c.enqueue(f.b)
+	_ = c.enqueue(f.b, f.sm.typ)
 }
 
 func deliver(c *HubConnection, sm *SerializedMessage, firstErr *error) {

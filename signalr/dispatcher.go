@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/gosignalr/gosignalr/signalr/protocol"
 )
@@ -131,32 +132,68 @@ func unexpectedError(target string) string {
 	return "An unexpected error occurred invoking '" + target + "' on the server."
 }
 
+// observed is a started invocation for Observer; the zero value (no
+// Observer) does nothing and costs no clock read.
+type observed struct {
+	obs    Observer
+	method string
+	start  time.Time
+}
+
+func (d *dispatcher) observe(m *hubMethod) observed {
+	if d.h.opts.Observer == nil {
+		return observed{}
+	}
+	return observed{obs: d.h.opts.Observer, method: m.name, start: time.Now()}
+}
+
+// done reports the invocation's end with its error (nil: success).
+func (o observed) done(err error) {
+	if o.obs != nil {
+		o.obs.InvocationCompleted(o.method, time.Since(o.start), err)
+	}
+}
+
+// refused reports an invocation turned down with text sent to the client.
+func (o observed) refused(text string) {
+	if o.obs != nil {
+		o.done(errors.New(text))
+	}
+}
+
 func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, isStream bool) {
 	m := d.h.lookup(target)
 	if m == nil {
+		// Not observed: the name comes from the client, not the hub.
 		d.replyError(id, invokeFailed(target)+" HubException: Method does not exist.")
 		return
+	}
+	o := d.observe(m)
+	refuse := func(text string) {
+		d.replyError(id, text)
+		o.refused(text)
 	}
 	argv, err := bindArgs(m, args)
 	if err != nil {
 		d.replyError(id, buildErrorMessage(invokeFailed(target), err, d.detailed()))
+		o.done(err)
 		return
 	}
 	if !d.authorized(m.name) {
 		d.c.log.Debug().Str("method", target).Msg("hub method not authorized")
-		d.replyError(id, "Failed to invoke '"+target+"' because user is unauthorized")
+		refuse("Failed to invoke '" + target + "' because user is unauthorized")
 		return
 	}
 	switch {
 	case !isStream && m.stream != streamNone:
-		d.replyError(id, "The client attempted to invoke the streaming '"+target+"' method with a non-streaming invocation.")
+		refuse("The client attempted to invoke the streaming '" + target + "' method with a non-streaming invocation.")
 		return
 	case isStream && m.stream == streamNone:
-		d.replyError(id, "The client attempted to invoke the non-streaming '"+target+"' method with a streaming invocation.")
+		refuse("The client attempted to invoke the non-streaming '" + target + "' method with a streaming invocation.")
 		return
 	case len(streamIDs) != len(m.uploadParams):
-		d.replyError(id, unexpectedError(target)+" HubException: Client sent "+strconv.Itoa(len(streamIDs))+
-			" stream(s), Hub method expects "+strconv.Itoa(len(m.uploadParams))+".")
+		refuse(unexpectedError(target) + " HubException: Client sent " + strconv.Itoa(len(streamIDs)) +
+			" stream(s), Hub method expects " + strconv.Itoa(len(m.uploadParams)) + ".")
 		return
 	}
 
@@ -176,7 +213,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 		if open+len(streamIDs) > d.h.opts.MaximumStreamsPerConnection {
 			d.mu.Unlock()
 			cancel()
-			d.replyError(id, unexpectedError(target)+" HubException: Too many open streams.")
+			refuse(unexpectedError(target) + " HubException: Too many open streams.")
 			return
 		}
 	}
@@ -184,7 +221,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 		if _, dup := d.streams[id]; dup {
 			d.mu.Unlock()
 			cancel()
-			d.replyError(id, "Invocation ID '"+id+"' is already in use.")
+			refuse("Invocation ID '" + id + "' is already in use.")
 			return
 		}
 		if d.streams == nil {
@@ -215,7 +252,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 
 	if isStream {
 		d.wg.Add(1)
-		go d.runStream(hctx, cancel, id, target, m, argv, streamIDs, ups)
+		go d.runStream(hctx, cancel, id, target, m, argv, streamIDs, ups, o)
 		return
 	}
 	if len(ups) == 0 {
@@ -231,6 +268,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 				d.c.touch()
 			case <-d.c.readCtx.Done():
 				d.c.suspended.Store(false)
+				o.done(ErrConnectionClosed) // never ran
 				return
 			}
 		}
@@ -247,6 +285,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 				err = &HubError{Message: uerr}
 			}
 		}
+		o.done(err)
 		d.complete(id, target, m, res, err)
 	}()
 }
@@ -271,7 +310,7 @@ func (d *dispatcher) complete(id, target string, m *hubMethod, res reflect.Value
 		b, _ = d.c.proto.AppendMessage(nil, &protocol.Completion{InvocationID: id,
 			Error: buildErrorMessage(unexpectedError(target), encErr, d.detailed())})
 	}
-	if err := d.c.enqueueWait(d.c.ctx, b); err != nil {
+	if err := d.c.enqueueWait(d.c.ctx, b, protocol.TypeCompletion); err != nil {
 		d.c.log.Debug().Err(err).Msg("write completion")
 	}
 }
@@ -432,7 +471,7 @@ func (d *dispatcher) endUploads(ids []string, ups []*upload) string {
 
 // runStream runs a server-to-client stream: items, then one Completion
 // (without error when the client cancelled).
-func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string, ups []*upload) {
+func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string, ups []*upload, o observed) {
 	defer d.wg.Done()
 	defer func() {
 		d.mu.Lock()
@@ -448,17 +487,20 @@ func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, tar
 		text = buildErrorMessage(unexpectedError(target), err, d.detailed())
 	case !res.IsValid() || res.IsNil():
 		text = "The value returned by the streaming method '" + target + "' is not a ChannelReader<> or IAsyncEnumerable<>."
+		err = errors.New(text)
 	default:
-		if err := d.pump(hctx, id, m.stream, res); err != nil {
+		if err = d.pump(hctx, id, m.stream, res); err != nil {
 			d.logCallError(target, err)
 			text = buildErrorMessage("An error occurred on the server while streaming results.", err, d.detailed())
 		}
 	}
 	if len(ups) > 0 {
 		if uerr := d.endUploads(streamIDs, ups); uerr != "" && text == "" {
-			text = buildErrorMessage("An error occurred on the server while streaming results.", &HubError{Message: uerr}, d.detailed())
+			err = &HubError{Message: uerr}
+			text = buildErrorMessage("An error occurred on the server while streaming results.", err, d.detailed())
 		}
 	}
+	o.done(err)
 	if err := d.c.writeMessage(d.c.ctx, &protocol.Completion{InvocationID: id, Error: text}); err != nil {
 		d.c.log.Debug().Err(err).Msg("write stream completion")
 	}
@@ -482,7 +524,7 @@ func (d *dispatcher) pump(ctx *Context, id string, kind streamKind, src reflect.
 		if err != nil {
 			return err
 		}
-		if err := d.c.enqueueWait(ctx, b); err != nil {
+		if err := d.c.enqueueWait(ctx, b, protocol.TypeStreamItem); err != nil {
 			return errStreamEnded
 		}
 		return nil

@@ -117,6 +117,14 @@ func (h *ConnectionHandler) Shutdown(ctx context.Context) error {
 	}
 }
 
+// ShuttingDown reports whether Shutdown has begun: new connections are
+// refused from then on.
+func (h *ConnectionHandler) ShuttingDown() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.closing
+}
+
 func (h *ConnectionHandler) enter() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -173,8 +181,11 @@ func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (
 	defer cancel()
 	max := int(h.opts.MaximumReceiveMessageSize)
 	fail := func(text string) {
-		if err := tc.Send(ctx, protocol.WriteHandshakeResponse(text)); err != nil {
+		b := protocol.WriteHandshakeResponse(text)
+		if err := tc.Send(ctx, b); err != nil {
 			h.log.Debug().Err(err).Msg("send handshake error")
+		} else if h.opts.Observer != nil {
+			h.opts.Observer.BytesOut(len(b))
 		}
 		h.log.Debug().Str("connectionId", tc.ID()).Str("error", text).Msg("handshake failed")
 	}
@@ -209,6 +220,9 @@ func (h *ConnectionHandler) handshake(ctx context.Context, tc transports.Conn) (
 			}
 			return nil, 0, nil, false
 		}
+		if h.opts.Observer != nil {
+			h.opts.Observer.BytesIn(len(chunk))
+		}
 		buf = append(buf, chunk...)
 	}
 }
@@ -230,12 +244,21 @@ func (h *ConnectionHandler) run(c *HubConnection, rest []byte) {
 		}
 	}()
 	sctx, cancel := context.WithTimeout(c.ctx, h.opts.HandshakeTimeout)
-	sendErr := c.conn.Send(sctx, protocol.WriteHandshakeResponse(""))
+	resp := protocol.WriteHandshakeResponse("")
+	sendErr := c.conn.Send(sctx, resp)
 	cancel()
 	c.startWriter()
 	if sendErr != nil {
 		h.end(c, fmt.Errorf("signalr: send handshake response: %w", sendErr), true)
 		return
+	}
+	if obs := h.opts.Observer; obs != nil {
+		// Opened once the handshake is complete; closed when run returns
+		// (after the hub's OnDisconnected) on every path from here.
+		transport, pname := c.conn.Transport().String(), c.pname
+		obs.BytesOut(len(resp))
+		obs.ConnectionOpened(transport, pname)
+		defer obs.ConnectionClosed(transport, pname)
 	}
 	if lmErr != nil {
 		h.log.Error().Err(lmErr).Str("connectionId", c.id).Msg("lifetime manager OnConnected failed")
@@ -343,6 +366,9 @@ func (d *dispatcher) readLoop(rest []byte) (error, bool) {
 			if msg == nil {
 				continue // unknown message type: ignored for forward compatibility
 			}
+			if obs := d.h.opts.Observer; obs != nil {
+				obs.MessageReceived(msgTypeName(msg.MessageType()))
+			}
 			if _, ok := msg.(*protocol.Close); ok {
 				return d.stop(nil, false)
 			}
@@ -373,6 +399,9 @@ func (d *dispatcher) readLoop(rest []byte) (error, bool) {
 			return d.stop(err, true)
 		}
 		c.touch()
+		if obs := d.h.opts.Observer; obs != nil {
+			obs.BytesIn(len(chunk))
+		}
 		data = append(data, chunk...)
 	}
 }

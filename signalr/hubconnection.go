@@ -42,6 +42,7 @@ type HubConnection struct {
 	proto   protocol.HubProtocol
 	request *http.Request
 	log     zerolog.Logger
+	obs     Observer // nil: no metrics
 	items   sync.Map
 
 	// ctx ends when the connection ends; hub code and client-result waits use it.
@@ -57,8 +58,8 @@ type HubConnection struct {
 
 	// Outbound queue, drained by writeLoop.
 	qmu      sync.Mutex
-	q        [][]byte
-	spare    [][]byte
+	q        []outMsg
+	spare    []outMsg
 	qmax     int
 	qclosed  bool
 	wake     chan struct{} // cap 1: "the queue has something"
@@ -87,6 +88,13 @@ type HubConnection struct {
 	timeout   atomic.Pointer[time.Timer]
 }
 
+// outMsg is one queued record and its message type, which the writer
+// counts for Observer without looking at the bytes.
+type outMsg struct {
+	b []byte
+	t protocol.MessageType
+}
+
 // newHubConnection builds the connection and its contexts; the writer is
 // started separately so a connection can exist in tests without one.
 func newHubConnection(parent context.Context, tc transports.Conn, proto protocol.HubProtocol, opts *Options) *HubConnection {
@@ -99,6 +107,7 @@ func newHubConnection(parent context.Context, tc transports.Conn, proto protocol
 		pname:   proto.Name(),
 		request: tc.Request(),
 		log:     opts.Logger.With().Str("connectionId", tc.ID()).Logger(),
+		obs:     opts.Observer,
 		ctx:     ctx,
 		cancel:  cancel,
 		qmax:    opts.OutboundQueueSize,
@@ -165,10 +174,10 @@ func (c *HubConnection) Write(m *SerializedMessage) error {
 	if err != nil {
 		return fmt.Errorf("signalr: encode message for %s: %w", c.proto.Name(), err)
 	}
-	return c.enqueue(b)
+	return c.enqueue(b, m.typ)
 }
 
-func (c *HubConnection) enqueue(b []byte) error {
+func (c *HubConnection) enqueue(b []byte, t protocol.MessageType) error {
 	c.qmu.Lock()
 	if c.qclosed {
 		c.qmu.Unlock()
@@ -182,10 +191,13 @@ func (c *HubConnection) enqueue(b []byte) error {
 		c.qclosed = true
 		c.qmu.Unlock()
 		c.log.Warn().Int("queued", c.qmax).Msg("slow consumer: outbound queue full, disconnecting")
+		if c.obs != nil {
+			c.obs.SlowConsumerDisconnect()
+		}
 		c.abort(ErrSlowConsumer, true)
 		return ErrSlowConsumer
 	}
-	c.q = append(c.q, b)
+	c.q = append(c.q, outMsg{b, t})
 	first := len(c.q) == 1
 	c.qmu.Unlock()
 	// Only the message that makes the queue non-empty wakes the writer; it
@@ -203,7 +215,7 @@ func (c *HubConnection) enqueue(b []byte) error {
 // connection's own replies (completions, stream items) use it: they get
 // back-pressure instead of tripping the slow-consumer limit, and the other
 // half of the queue stays free for broadcasts.
-func (c *HubConnection) enqueueWait(ctx context.Context, b []byte) error {
+func (c *HubConnection) enqueueWait(ctx context.Context, b []byte, t protocol.MessageType) error {
 	for {
 		c.qmu.Lock()
 		if c.qclosed {
@@ -211,7 +223,7 @@ func (c *HubConnection) enqueueWait(ctx context.Context, b []byte) error {
 			return ErrConnectionClosed
 		}
 		if len(c.q) < c.qmax/2+1 {
-			c.q = append(c.q, b)
+			c.q = append(c.q, outMsg{b, t})
 			first := len(c.q) == 1
 			c.qmu.Unlock()
 			if first {
@@ -239,7 +251,7 @@ func (c *HubConnection) writeMessage(ctx context.Context, msg protocol.HubMessag
 	if err != nil {
 		return err
 	}
-	return c.enqueueWait(ctx, b)
+	return c.enqueueWait(ctx, b, msg.MessageType())
 }
 
 func (c *HubConnection) startWriter() { go c.writeLoop() }
@@ -272,9 +284,12 @@ func (c *HubConnection) writeLoop() {
 		case <-tick:
 			idle := time.Since(lastSend)
 			if idle >= c.keepAliv {
-				if err := c.conn.Send(c.wctx, c.ping); err != nil {
+				if err := c.send(c.ping); err != nil {
 					c.writeFailed(err)
 					return
+				}
+				if c.obs != nil {
+					c.obs.MessageSent(msgTypeNames[protocol.TypePing], 1)
 				}
 				lastSend = time.Now()
 				idle = 0
@@ -310,8 +325,8 @@ func (c *HubConnection) writeLoop() {
 			c.qmu.Unlock()
 			if len(batch) == 0 {
 				if closed {
-					if final != nil {
-						_ = c.conn.Send(c.wctx, final)
+					if final != nil && c.send(final) == nil && c.obs != nil {
+						c.obs.MessageSent(msgTypeNames[protocol.TypeClose], 1)
 					}
 					return
 				}
@@ -323,6 +338,9 @@ func (c *HubConnection) writeLoop() {
 			}
 			if err == nil {
 				err = c.sendRecords(batch)
+			}
+			if err == nil && c.obs != nil {
+				c.countSent(batch)
 			}
 			clear(batch)
 			c.spare = batch[:0]
@@ -340,9 +358,9 @@ func (c *HubConnection) writeLoop() {
 }
 
 // track adds sent records to the replay buffer (stateful reconnect).
-func (c *HubConnection) track(batch [][]byte) error {
-	for _, b := range batch {
-		if err := c.replay.add(c.wctx, b); err != nil {
+func (c *HubConnection) track(batch []outMsg) error {
+	for _, m := range batch {
+		if err := c.replay.add(c.wctx, m); err != nil {
 			return err
 		}
 	}
@@ -359,9 +377,9 @@ const replayWaitLimit = 30 * time.Second
 
 // sendRecords joins records into as few transport sends as the batch cap
 // allows. A single record goes out as is, without a copy.
-func (c *HubConnection) sendRecords(batch [][]byte) error {
+func (c *HubConnection) sendRecords(batch []outMsg) error {
 	if len(batch) == 1 {
-		return c.conn.Send(c.wctx, batch[0])
+		return c.send(batch[0].b)
 	}
 	bp := batchPool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -371,16 +389,36 @@ func (c *HubConnection) sendRecords(batch [][]byte) error {
 			batchPool.Put(bp)
 		}
 	}()
-	for _, b := range batch {
-		if len(buf) > 0 && len(buf)+len(b) > maxBatchBytes {
-			if err := c.conn.Send(c.wctx, buf); err != nil {
+	for _, m := range batch {
+		if len(buf) > 0 && len(buf)+len(m.b) > maxBatchBytes {
+			if err := c.send(buf); err != nil {
 				return err
 			}
 			buf = buf[:0]
 		}
-		buf = append(buf, b...)
+		buf = append(buf, m.b...)
 	}
-	return c.conn.Send(c.wctx, buf)
+	return c.send(buf)
+}
+
+// send is the writer's transport send; it counts the bytes for Observer.
+func (c *HubConnection) send(b []byte) error {
+	if err := c.conn.Send(c.wctx, b); err != nil {
+		return err
+	}
+	if c.obs != nil {
+		c.obs.BytesOut(len(b))
+	}
+	return nil
+}
+
+// countSent reports a sent batch to Observer, one call per message type.
+func (c *HubConnection) countSent(batch []outMsg) {
+	var n typeCounts
+	for i := range batch {
+		n.add(batch[i].t)
+	}
+	n.report(c.obs)
 }
 
 func (c *HubConnection) writeFailed(err error) {

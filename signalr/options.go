@@ -92,6 +92,10 @@ type Options struct {
 	// unauthorized", like [Authorize] on a .NET hub method. A hub may
 	// implement MethodAuthorizer instead (both must allow).
 	AuthorizeMethod func(ctx *Context, method string) bool
+	// Observer is told about connections, messages, invocations and bytes
+	// (for metrics; a *metrics.Collector of internal/metrics fits). Nil, the
+	// default, reports nothing.
+	Observer Observer
 }
 
 func (o Options) withDefaults() Options {

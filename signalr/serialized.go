@@ -12,6 +12,7 @@ import (
 // connection.
 type SerializedMessage struct {
 	msg protocol.HubMessage
+	typ protocol.MessageType // for Observer: msg's type, Invocation when msg is nil
 
 	mu    sync.Mutex
 	bytes []protocolBytes // a handful of protocols at most: a slice beats a map
@@ -25,14 +26,15 @@ type protocolBytes struct {
 
 // NewSerializedMessage wraps msg; encodings are made on first use.
 func NewSerializedMessage(msg protocol.HubMessage) *SerializedMessage {
-	return &SerializedMessage{msg: msg}
+	return &SerializedMessage{msg: msg, typ: messageTypeOf(msg)}
 }
 
 // NewPreserializedMessage wraps encodings made elsewhere (for example by
 // another server, received through a backplane), keyed by protocol name.
-// msg may be nil; then only the given protocols can be served.
+// msg may be nil; then only the given protocols can be served, and an
+// Observer counts the message as an Invocation (what backplanes carry).
 func NewPreserializedMessage(msg protocol.HubMessage, byProtocol map[string][]byte) *SerializedMessage {
-	s := &SerializedMessage{msg: msg}
+	s := &SerializedMessage{msg: msg, typ: messageTypeOf(msg)}
 	for name, b := range byProtocol {
 		s.bytes = append(s.bytes, protocolBytes{name: name, b: b})
 	}
@@ -65,4 +67,13 @@ type missingProtocolError struct{ name string }
 
 func (e *missingProtocolError) Error() string {
 	return "signalr: message has no encoding for protocol '" + e.name + "'"
+}
+
+// messageTypeOf is msg's type; a nil msg (bytes from a backplane) is taken
+// for an Invocation, the only message backplanes broadcast.
+func messageTypeOf(msg protocol.HubMessage) protocol.MessageType {
+	if msg == nil {
+		return protocol.TypeInvocation
+	}
+	return msg.MessageType()
 }

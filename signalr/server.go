@@ -2,8 +2,12 @@ package signalr
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"strconv"
+	"strings"
 
+	"github.com/gosignalr/gosignalr/negotiate"
 	"github.com/gosignalr/gosignalr/transports"
 )
 
@@ -35,8 +39,42 @@ func NewServer(hub any, opts Options) (*Server, error) {
 	return &Server{h: h, d: transports.NewDispatcher(h, topts)}, nil
 }
 
-// ServeHTTP serves negotiate and the transports.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.d.ServeHTTP(w, r) }
+// ServeHTTP serves negotiate and the transports. Once Shutdown has begun,
+// requests that would start a connection (negotiate, or a connect request
+// without an id) get 503 with Retry-After, so a load balancer or the
+// client's reconnect policy moves on to another server, while requests of
+// live connections still flow and can deliver their Close message.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.h.ShuttingDown() && startsConnection(r) {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Content-Length", strconv.Itoa(len(msgShuttingDown)))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, msgShuttingDown)
+		return
+	}
+	s.d.ServeHTTP(w, r)
+}
+
+// msgShuttingDown is the text of the transports' own 503 after Close.
+const msgShuttingDown = "The server is shutting down."
+
+// startsConnection reports whether r would create a connection: negotiate
+// (the last path segment, case-insensitive, as the transports route it), or
+// a connect request that names no connection (skipNegotiation).
+func startsConnection(r *http.Request) bool {
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	const suffix = "/negotiate"
+	if len(p) >= len(suffix) && strings.EqualFold(p[len(p)-len(suffix):], suffix) {
+		return true
+	}
+	_, ok := negotiate.QueryValue(r.URL.Query(), "id")
+	return !ok
+}
+
+// ShuttingDown reports whether Shutdown or Close has been called: a
+// readiness check should fail from then on.
+func (s *Server) ShuttingDown() bool { return s.h.ShuttingDown() }
 
 // HubContext sends to clients from outside hub methods.
 func (s *Server) HubContext() *HubContext { return s.h.HubContext() }
@@ -49,12 +87,23 @@ func (s *Server) ConnectionCount() int { return s.h.ConnectionCount() }
 
 // Shutdown sends Close{allowReconnect:true} to every client so that clients
 // with automatic reconnect come back (to another server), waits for the
-// connections to end or ctx to be done, then stops the transports. New
-// connections are refused from the start.
+// connections to end, then stops the transports. New connections are
+// refused from the start (see ServeHTTP). When ctx ends first, the
+// transports are closed at once and ctx's error returned without waiting
+// for hub code that is still running (Close waits for it).
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.h.Shutdown(ctx)
-	s.d.Close()
-	return err
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		s.d.Close()
+	}()
+	select {
+	case <-closed:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Close stops at once: transports are closed and the call waits for every

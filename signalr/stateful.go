@@ -33,7 +33,7 @@ type replayBuffer struct {
 	limit int
 
 	mu    sync.Mutex
-	items [][]byte // unacknowledged records, oldest first
+	items []outMsg // unacknowledged records, oldest first
 	first int64    // sequence number of items[0]
 	next  int64    // sequence number of the next record sent
 	bytes int
@@ -59,13 +59,13 @@ func newReplayBuffer(limit int) *replayBuffer {
 
 // add records a sent trackable message, waiting while the buffer is full
 // (at most replayWaitLimit without an Ack freeing space).
-func (r *replayBuffer) add(ctx context.Context, b []byte) error {
+func (r *replayBuffer) add(ctx context.Context, m outMsg) error {
 	var limit <-chan time.Time
 	for {
 		r.mu.Lock()
 		if r.bytes < r.limit || len(r.items) == 0 {
-			r.items = append(r.items, b)
-			r.bytes += len(b)
+			r.items = append(r.items, m)
+			r.bytes += len(m.b)
 			r.next++
 			r.mu.Unlock()
 			return nil
@@ -91,7 +91,7 @@ func (r *replayBuffer) ack(id int64) {
 	r.mu.Lock()
 	n := 0
 	for n < len(r.items) && r.first+int64(n) <= id {
-		r.bytes -= len(r.items[n])
+		r.bytes -= len(r.items[n].b)
 		n++
 	}
 	if n > 0 {
@@ -109,10 +109,10 @@ func (r *replayBuffer) ack(id int64) {
 }
 
 // snapshot returns the Sequence to announce and the records to replay.
-func (r *replayBuffer) snapshot() (int64, [][]byte) {
+func (r *replayBuffer) snapshot() (int64, []outMsg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.first, append([][]byte(nil), r.items...)
+	return r.first, append([]outMsg(nil), r.items...)
 }
 
 var errSequenceAhead = newException("InvalidOperationException", "Sequence ID greater than amount of messages we've received.")
@@ -165,13 +165,22 @@ func (c *HubConnection) replayAll() error {
 	if err != nil {
 		return err
 	}
-	if err := c.conn.Send(c.wctx, b); err != nil {
+	if err := c.send(b); err != nil {
 		return err
+	}
+	if c.obs != nil {
+		c.obs.MessageSent(msgTypeNames[protocol.TypeSequence], 1)
 	}
 	if len(items) == 0 {
 		return nil
 	}
-	return c.sendRecords(items)
+	if err := c.sendRecords(items); err != nil {
+		return err
+	}
+	if c.obs != nil {
+		c.countSent(items)
+	}
+	return nil
 }
 
 // sendAck runs in the writer on the ack tick, when the receive count grew.
@@ -185,5 +194,11 @@ func (c *HubConnection) sendAck() error {
 	if err != nil {
 		return err
 	}
-	return c.conn.Send(c.wctx, b)
+	if err := c.send(b); err != nil {
+		return err
+	}
+	if c.obs != nil {
+		c.obs.MessageSent(msgTypeNames[protocol.TypeAck], 1)
+	}
+	return nil
 }
