@@ -551,3 +551,42 @@ func TestJSStopDuringStart(t *testing.T) {
 		})
 	}
 }
+
+// TestJSSendDuringLongInvocation: while a hub method runs (one invocation
+// at a time per client), the client's further sends over Server-Sent Events
+// and Long Polling still complete at once, as with ASP.NET Core: the
+// server acknowledges a POST when it has buffered the body, and the hub
+// processes it after the running invocation.
+func TestJSSendDuringLongInvocation(t *testing.T) {
+	t.Parallel()
+	for _, tr := range []string{sse, lp} {
+		t.Run(tr, func(t *testing.T) {
+			t.Parallel()
+			s := newHubServer(t, serverSpec{})
+			js := startJS(t)
+			js.start("a", s.url, map[string]any{"transport": tr})
+			js.must(nil, "invokeStart", map[string]any{"conn": "a", "key": "block", "method": "Block", "args": []any{}})
+			waitUntil(t, "Block running", func() bool { return s.hub.blocked.Load() == 1 })
+			for _, m := range []string{"during 1", "during 2", "during 3"} {
+				js.must(nil, "send", map[string]any{"conn": "a", "method": "SendMessage", "args": []any{"a", m}})
+			}
+			if s.hub.blocked.Load() != 1 {
+				t.Fatal("Block ended before the sends completed")
+			}
+			if got := js.calls("a", "ReceiveMessage"); len(got) != 0 {
+				t.Fatalf("processed during Block: %v", got)
+			}
+			close(s.hub.release)
+			var res string
+			js.must(&res, "invokeResult", map[string]any{"conn": "a", "key": "block"})
+			if res != "released" {
+				t.Fatalf("Block = %q", res)
+			}
+			js.wait("a", "ReceiveMessage", "a", "during 3")
+			want := [][]any{{"a", "during 1"}, {"a", "during 2"}, {"a", "during 3"}}
+			if got := js.calls("a", "ReceiveMessage"); !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
+	}
+}

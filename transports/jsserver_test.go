@@ -39,8 +39,23 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 type jsHub struct {
 	chat.ChatHub
 
+	blocked atomic.Int32  // Block calls running
+	release chan struct{} // closed to let them return
+
 	mu     sync.Mutex
 	events []hubEvent
+}
+
+// Block runs until the test closes release (or the connection ends).
+func (h *jsHub) Block(ctx *signalr.Context) string {
+	h.blocked.Add(1)
+	defer h.blocked.Add(-1)
+	select {
+	case <-h.release:
+		return "released"
+	case <-ctx.Done():
+		return "cancelled"
+	}
 }
 
 type hubEvent struct {
@@ -135,7 +150,7 @@ func (s *hubServer) count() int {
 // test ends (after the test's node processes, which start later).
 func newHubServer(t *testing.T, spec serverSpec) *hubServer {
 	t.Helper()
-	hs := &hubServer{hub: &jsHub{}}
+	hs := &hubServer{hub: &jsHub{release: make(chan struct{})}}
 	var inner http.Handler
 	var closeFn func()
 	if spec.newServer {

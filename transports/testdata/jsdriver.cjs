@@ -13,6 +13,9 @@
 //           -> {connectionId, transport}; no transport means the client's
 //           default (try every transport the server offers, in order)
 //   invoke  {conn, method, args?} -> the result (null for void)
+//   send    {conn, method, args?} -> null once the client's send resolved
+//   invokeStart {conn, key, method, args?} -> null at once; invokeResult
+//           {conn, key} -> that invocation's result
 //   wait    {conn, method, args} -> waits for a call of a recorded client
 //           method with exactly these arguments
 //   calls   {conn, method} -> every recorded call's arguments so far
@@ -126,6 +129,28 @@ const ops = {
     async invoke(req) {
         return state(req).conn.invoke(req.method, ...(req.args || []));
     },
+    async send(req) {
+        await state(req).conn.send(req.method, ...(req.args || []));
+        return null;
+    },
+    // invokeStart starts an invocation and returns at once; invokeResult
+    // {conn, key} waits for its result.
+    async invokeStart(req) {
+        const st = state(req);
+        st.invocations = st.invocations || new Map();
+        const p = st.conn.invoke(req.method, ...(req.args || []));
+        p.catch(() => {}); // reported by invokeResult
+        st.invocations.set(req.key, p);
+        return null;
+    },
+    async invokeResult(req) {
+        const st = state(req);
+        const p = st.invocations && st.invocations.get(req.key);
+        if (!p) {
+            throw new Error(`no invocation '${req.key}' on '${req.conn}'`);
+        }
+        return p;
+    },
     async wait(req) {
         const st = state(req);
         const calls = st.calls.get(req.method);
@@ -169,9 +194,15 @@ rl.on('line', (line) => {
         reply({ id: req.id, error: `unknown op '${req.op}'` });
         return;
     }
-    // Requests run concurrently; replies carry the request id.
-    Promise.resolve()
-        .then(() => op(req))
+    // Requests run concurrently; replies carry the request id. Each has a
+    // deadline (after the waits' own, which say what they waited for), so a
+    // hang is reported with what hung.
+    let timer;
+    const deadline = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${OP_TIMEOUT_MS} ms: ${line}`)), OP_TIMEOUT_MS + 1000);
+    });
+    Promise.race([Promise.resolve().then(() => op(req)), deadline])
+        .finally(() => clearTimeout(timer))
         .then((v) => reply({ id: req.id, value: v === undefined ? null : v }),
             (e) => reply({ id: req.id, error: e && e.message !== undefined ? String(e.message) : String(e) }));
 });
