@@ -5,7 +5,7 @@ scale-out locally: a client on one server sees messages sent on another.
 
 .DESCRIPTION
 Builds ./cmd/server once, starts -Count servers on consecutive ports from
--BasePort, each with --postgres <DatabaseUrl>, waits until every one answers
+-BasePort, each with --connection-string <DatabaseUrl>, waits until every one answers
 /health/ready (or /health where the server has no readiness endpoint), prints
 the hub URLs and runs until Ctrl+C, then stops every server it started.
 Parameters default to the environment variables the bash script reads
@@ -77,8 +77,9 @@ function Invoke-Servers {
 
     $backplane = @()
     if ($DatabaseUrl -ne 'none') {
-        $backplane = @('--postgres', $DatabaseUrl)
-        Write-Host ('Backplane: ' + ($DatabaseUrl -replace '(://[^:/@]*:)[^@]*@', '$1****@'))
+        $backplane = @('--connection-string', $DatabaseUrl)
+        # Hide the password of a URL or of an Npgsql/libpq keyword string.
+        Write-Host ('Backplane: ' + (($DatabaseUrl -replace '(://[^:/@]*:)[^@]*@', '$1****@') -replace '(?i)(password|pwd) *= *[^; ]*', '$1=****'))
     } else {
         Write-Host 'Backplane: none (-DatabaseUrl none): the servers do not share messages'
     }

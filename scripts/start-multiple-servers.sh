@@ -6,7 +6,7 @@
 #   DATABASE_URL=postgres://u:p@db:5432/chat scripts/start-multiple-servers.sh
 #
 # Environment:
-#   DATABASE_URL    PostgreSQL DSN given to every server as --postgres
+#   DATABASE_URL    PostgreSQL DSN given to every server as --connection-string
 #                   (default postgres://postgres:postgres@localhost:5432/signalr_demo,
 #                   e.g. `docker compose up -d postgres`); "none" starts the
 #                   servers without a backplane (each one on its own)
@@ -66,8 +66,9 @@ fi
 
 backplane=()
 if [[ $DATABASE_URL != none ]]; then
-	backplane=(--postgres "$DATABASE_URL")
-	echo "Backplane: $(sed -E 's#(://[^:/@]*:)[^@]*@#\1****@#' <<<"$DATABASE_URL")"
+	backplane=(--connection-string "$DATABASE_URL")
+	# Hide the password of a URL or of an Npgsql/libpq keyword string.
+	echo "Backplane: $(sed -E -e 's#(://[^:/@]*:)[^@]*@#\1****@#' -e 's#((P|p)assword|PASSWORD|PWD|pwd|Pwd) *= *[^; ]*#\1=****#g' <<<"$DATABASE_URL")"
 else
 	echo "Backplane: none (DATABASE_URL=none): the servers do not share messages"
 fi

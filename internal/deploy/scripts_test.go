@@ -22,7 +22,7 @@ func TestScriptsAgree(t *testing.T) {
 	shared := []string{
 		"BASE_PORT", "COUNT", "DATABASE_URL", "SERVER_BIN", "HEALTH_TIMEOUT", "LOG_DIR",
 		"postgres://postgres:postgres@localhost:5432/signalr_demo",
-		"5000", "'--postgres'", "--urls", "http://localhost:$port", "/health/ready", "/health\"", "/chathub",
+		"5000", "'--connection-string'", "--urls", "http://localhost:$port", "/health/ready", "/health\"", "/chathub",
 		"go build -o", "./cmd/server", "Press Ctrl+C to stop them.",
 	}
 	for _, s := range shared {

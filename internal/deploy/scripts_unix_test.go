@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gosignalr/gosignalr/client"
+	"github.com/gosignalr/gosignalr/internal/pgtest"
 )
 
 var startScript = filepath.Join(repoRoot, "scripts", "start-multiple-servers.sh")
@@ -73,9 +76,8 @@ func startScriptCmd(t *testing.T, ctx context.Context, env ...string) *exec.Cmd 
 // ./cmd/server), waits for its "healthy" line, probes every server, then
 // stops the script with SIGTERM and checks that no server is left.
 //
-// It runs without a backplane (DATABASE_URL=none) because the ChatServer
-// has no --postgres flag yet; the wiring of the backplane adds a run against
-// pgtest.DSN(t) that sends a message across servers.
+// It runs without a backplane (DATABASE_URL=none);
+// TestStartMultipleServersBackplane runs it against PostgreSQL.
 func TestStartMultipleServers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three servers")
@@ -181,15 +183,22 @@ func TestStartMultipleServersArgs(t *testing.T) {
 			name:       "backplane",
 			env:        []string{"DATABASE_URL=postgres://chat:s3cret@db.example:5432/signalr_demo"},
 			wantCode:   1,
-			wantArgs:   fmt.Sprintf("--urls\nhttp://localhost:%d\n--postgres\npostgres://chat:s3cret@db.example:5432/signalr_demo\n", base),
+			wantArgs:   fmt.Sprintf("--urls\nhttp://localhost:%d\n--connection-string\npostgres://chat:s3cret@db.example:5432/signalr_demo\n", base),
 			wantOut:    "Backplane: postgres://chat:****@db.example:5432/signalr_demo\n",
 			wantStderr: fmt.Sprintf("chatserver1 (port %d) exited; its log:\nfake server failed\n", base),
 		},
 		{
 			name:     "default database",
 			wantCode: 1,
-			wantArgs: fmt.Sprintf("--urls\nhttp://localhost:%d\n--postgres\npostgres://postgres:postgres@localhost:5432/signalr_demo\n", base),
+			wantArgs: fmt.Sprintf("--urls\nhttp://localhost:%d\n--connection-string\npostgres://postgres:postgres@localhost:5432/signalr_demo\n", base),
 			wantOut:  "Backplane: postgres://postgres:****@localhost:5432/signalr_demo\n",
+		},
+		{
+			name:     "Npgsql connection string",
+			env:      []string{"DATABASE_URL=Host=db;Database=chat;Username=app;Password=s3cret;Port=5432"},
+			wantCode: 1,
+			wantArgs: fmt.Sprintf("--urls\nhttp://localhost:%d\n--connection-string\nHost=db;Database=chat;Username=app;Password=s3cret;Port=5432\n", base),
+			wantOut:  "Backplane: Host=db;Database=chat;Username=app;Password=****;Port=5432\n",
 		},
 		{
 			name:     "no backplane",
@@ -227,5 +236,88 @@ func TestStartMultipleServersArgs(t *testing.T) {
 				t.Errorf("stderr:\n%s\nlacks %q", stderr.String(), tt.wantStderr)
 			}
 		})
+	}
+}
+
+// TestStartMultipleServersBackplane runs the script against a real
+// PostgreSQL: the servers start healthy (the ChatServer's /health is 503
+// until its backplane listener is connected) and a chat message sent on the
+// first server reaches a client of the last.
+func TestStartMultipleServersBackplane(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	const count = 3
+	base := freePorts(t, count)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := startScriptCmd(t, ctx, "DATABASE_URL="+dsn, "BASE_PORT="+strconv.Itoa(base),
+		"COUNT="+strconv.Itoa(count), "LOG_DIR="+t.TempDir(), "HEALTH_TIMEOUT=180")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var out []string
+	for sc.Scan() {
+		out = append(out, sc.Text())
+		if strings.HasPrefix(sc.Text(), "All ") {
+			break
+		}
+	}
+	if len(out) == 0 || !strings.HasPrefix(out[len(out)-1], "All 3 servers are healthy") {
+		t.Fatalf("script output:\n%s\nstderr:\n%s", strings.Join(out, "\n"), stderr.String())
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for sc.Scan() {
+		}
+	}()
+
+	connect := func(port int) *client.HubConnection {
+		c, err := client.New(fmt.Sprintf("http://127.0.0.1:%d/chathub", port), client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	sender, receiver := connect(base), connect(base+count-1)
+	got := make(chan string, 4)
+	if err := receiver.On("ReceiveMessage", func(user, message string) { got <- user + ": " + message }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.HubConnection{sender, receiver} {
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Stop(context.Background())
+	}
+	if err := sender.Send(ctx, "SendMessage", "alice", "hello from server 1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "alice: hello from server 1" {
+			t.Errorf("received %q", m)
+		}
+	case <-ctx.Done():
+		t.Fatal("the message did not cross servers")
+	}
+	for _, c := range []*client.HubConnection{sender, receiver} {
+		c.Stop(ctx)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	<-drained
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Errorf("script exit after SIGTERM: %v, want status 143", err)
 	}
 }
