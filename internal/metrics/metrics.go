@@ -22,8 +22,10 @@ import (
 )
 
 // HubObserver is what the hub runtime calls as connections and messages come
-// and go. Calls arrive concurrently from many connections and on hot paths:
-// implementations must be safe for concurrent use and cheap.
+// and go: the method set of signalr.Observer (whose documentation is the
+// reference for when each is called), repeated here so this package need not
+// import the runtime. Calls arrive concurrently from many connections and on
+// hot paths: implementations must be safe for concurrent use and cheap.
 type HubObserver interface {
 	// ConnectionOpened: a connection completed its handshake. transport is
 	// "WebSockets", "ServerSentEvents" or "LongPolling"; protocol "json" or
@@ -34,8 +36,9 @@ type HubObserver interface {
 	// MessageReceived: one hub message of this type ("Invocation",
 	// "StreamItem", "Completion", "Ping", ...) arrived from a client.
 	MessageReceived(msgType string)
-	// MessageSent: n hub messages of this type were written to clients (a
-	// broadcast serialized once and written to n connections reports n).
+	// MessageSent: n hub messages of this type went to one connection's
+	// transport in one batch; a broadcast reports once per recipient, so
+	// the totals count deliveries.
 	MessageSent(msgType string, n int)
 	// InvocationCompleted: a hub method returned (err == nil) or failed,
 	// d after it was dispatched.
