@@ -8,6 +8,6 @@ import (
 // The hub runtime's Observer and this package's HubObserver are the same
 // method set, so a Collector plugs into signalr.Options.Observer.
 var (
-	_ signalr.Observer     = (*metrics.Collector)(nil)
+	_ signalr.Observer    = (*metrics.Collector)(nil)
 	_ metrics.HubObserver = signalr.Observer(nil)
 )
