@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gosignalr/gosignalr/negotiate"
 	"github.com/gosignalr/gosignalr/transports"
@@ -93,6 +94,9 @@ func (s *Server) ConnectionCount() int { return s.h.ConnectionCount() }
 // for hub code that is still running (Close waits for it).
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.h.Shutdown(ctx)
+	if err == nil {
+		s.drain(ctx, s.h.opts.CloseTimeout)
+	}
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
@@ -103,6 +107,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// drain waits, at most limit or until ctx ends, for the transports to
+// let go of their connections once the hub connections have ended: a Long
+// Polling client collects its Close message with its next poll, and closing
+// the transports before would lose it (the poll would get a 503 instead).
+func (s *Server) drain(ctx context.Context, limit time.Duration) {
+	if s.d.Len() == 0 {
+		return
+	}
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	// Shutdown is rare and short: polling the table beats a notification
+	// path through every transport.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.d.Len() > 0 {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -149,4 +150,56 @@ func TestServerShutdownContextExpires(t *testing.T) {
 		t.Fatalf("Shutdown = %v, want context.Canceled", err)
 	}
 	close(hub.release) // let the connection finish for the cleanup
+}
+
+// A Long Polling client that is between polls when Shutdown begins still
+// gets the Close message with its next poll: Shutdown waits for the
+// transports to drain before closing them.
+func TestServerShutdownLongPollingGetsClose(t *testing.T) {
+	s, hs := startServer(t, newTestHub(), Options{})
+	url := hs.URL + "/hub?id=" + negotiateToken(t, hs.URL)
+	poll := func() (int, string) {
+		t.Helper()
+		code, body, _ := status(t, http.MethodGet, url)
+		return code, body
+	}
+	if code, body := poll(); code != http.StatusOK || body != "" {
+		t.Fatalf("first poll %d %q", code, body)
+	}
+	if code, _, _ := postBody(t, url, `{"protocol":"json","version":1}`+"\x1e"); code != http.StatusOK {
+		t.Fatalf("send handshake: %d", code)
+	}
+	if code, body := poll(); code != http.StatusOK || body != "{}\x1e" {
+		t.Fatalf("handshake poll %d %q", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	// No poll is waiting: the Close is buffered until this one.
+	for deadline := time.Now().Add(waitLimit); s.ConnectionCount() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hub connection did not end")
+		}
+	}
+	if code, body := poll(); code != http.StatusOK || body != `{"type":7,"allowReconnect":true}`+"\x1e" {
+		t.Fatalf("poll after Shutdown began: %d %q", code, body)
+	}
+	if code, body := poll(); code != http.StatusNoContent {
+		t.Fatalf("final poll: %d %q", code, body)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+func postBody(t *testing.T, url, body string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Post(url, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }
