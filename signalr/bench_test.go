@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gosignalr/gosignalr/internal/metrics"
 	"github.com/gosignalr/gosignalr/signalr/protocol"
 )
 
@@ -37,8 +38,8 @@ func (c *discardConn) Send(_ context.Context, p []byte) error {
 	return nil
 }
 
-func benchConns(b *testing.B, n int) (*DefaultHubLifetimeManager, []*HubConnection, *byteSink) {
-	opts := Options{OutboundQueueSize: 1 << 16}.withDefaults()
+func benchConns(b *testing.B, n int, obs Observer) (*DefaultHubLifetimeManager, []*HubConnection, *byteSink) {
+	opts := Options{OutboundQueueSize: 1 << 16, Observer: obs}.withDefaults()
 	lm := NewDefaultHubLifetimeManager()
 	conns := make([]*HubConnection, n)
 	sink := newByteSink()
@@ -65,8 +66,8 @@ func benchConns(b *testing.B, n int) (*DefaultHubLifetimeManager, []*HubConnecti
 // benchmarkBroadcast measures a broadcast delivered: SendAll, then every
 // connection's writer has handed the record to its transport. Waiting for
 // delivery keeps the benchmark from measuring an ever-growing backlog.
-func benchmarkBroadcast(b *testing.B, n int) {
-	lm, _, sink := benchConns(b, n)
+func benchmarkBroadcast(b *testing.B, n int, obs Observer) {
+	lm, _, sink := benchConns(b, n, obs)
 	ctx := context.Background()
 	args := []any{"user", "a chat message of modest size"}
 	enc, _ := NewInvocationMessage("ReceiveMessage", args).Bytes(protocol.JSON)
@@ -89,16 +90,28 @@ func benchmarkBroadcast(b *testing.B, n int) {
 
 // BenchmarkBroadcast1000 measures one SendAll to 1,000 connections until
 // delivered: one encoding, 1,000 queue writes, 1,000 writer wake-ups.
-func BenchmarkBroadcast1000(b *testing.B) { benchmarkBroadcast(b, 1000) }
+func BenchmarkBroadcast1000(b *testing.B) { benchmarkBroadcast(b, 1000, nil) }
+
+// BenchmarkBroadcast1000Observed is BenchmarkBroadcast1000 with the
+// Prometheus collector of internal/metrics as Observer.
+func BenchmarkBroadcast1000Observed(b *testing.B) { benchmarkBroadcast(b, 1000, benchCollector()) }
+
+// benchCollector is the real metrics Observer, without runtime collectors.
+func benchCollector() Observer { return metrics.New(metrics.Options{NoRuntimeMetrics: true}) }
 
 // BenchmarkBroadcast10000 is the same with 10,000 connections.
-func BenchmarkBroadcast10000(b *testing.B) { benchmarkBroadcast(b, 10000) }
+func BenchmarkBroadcast10000(b *testing.B) { benchmarkBroadcast(b, 10000, nil) }
 
 // BenchmarkWriter measures one connection's queue + writer goroutine path
 // with a preserialized record, using the back-pressured enqueue (the path of
 // a connection's own replies), so the producer never outruns the writer.
-func BenchmarkWriter(b *testing.B) {
-	_, conns, _ := benchConns(b, 1)
+func BenchmarkWriter(b *testing.B) { benchmarkWriter(b, nil) }
+
+// BenchmarkWriterObserved is BenchmarkWriter with the metrics Observer.
+func BenchmarkWriterObserved(b *testing.B) { benchmarkWriter(b, benchCollector()) }
+
+func benchmarkWriter(b *testing.B, obs Observer) {
+	_, conns, _ := benchConns(b, 1, obs)
 	c := conns[0]
 	enc, _ := NewInvocationMessage("ReceiveMessage", []any{"user", "a chat message of modest size"}).Bytes(protocol.JSON)
 	b.SetBytes(int64(len(enc)))
@@ -113,8 +126,13 @@ func BenchmarkWriter(b *testing.B) {
 
 // BenchmarkInvoke measures a JSON invocation end to end over the in-memory
 // connection: parse, bind, call, encode the Completion, write, receive.
-func BenchmarkInvoke(b *testing.B) {
-	h := newHandler(b, newTestHub(), Options{})
+func BenchmarkInvoke(b *testing.B) { benchmarkInvoke(b, nil) }
+
+// BenchmarkInvokeObserved is BenchmarkInvoke with the metrics Observer.
+func BenchmarkInvokeObserved(b *testing.B) { benchmarkInvoke(b, benchCollector()) }
+
+func benchmarkInvoke(b *testing.B, obs Observer) {
+	h := newHandler(b, newTestHub(), Options{Observer: obs})
 	c := connect(b, h, "bench")
 	rec := []byte(`{"type":1,"invocationId":"1","target":"Add","arguments":[2,3]}` + "\x1e")
 	b.ReportAllocs()

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -96,4 +98,65 @@ func ExampleServer_HubContext() {
 	resp.Body.Close()
 	fmt.Println(resp.StatusCode)
 	// Output: 204
+}
+
+// countingObserver is a minimal Observer; a real server passes the
+// Prometheus collector of its metrics package instead.
+type countingObserver struct {
+	mu     sync.Mutex
+	opened int
+	calls  []string
+}
+
+func (o *countingObserver) ConnectionOpened(transport, protocol string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.opened++
+}
+func (o *countingObserver) ConnectionClosed(transport, protocol string) {}
+func (o *countingObserver) MessageReceived(msgType string)              {}
+func (o *countingObserver) MessageSent(msgType string, n int)           {}
+func (o *countingObserver) InvocationCompleted(method string, d time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls = append(o.calls, fmt.Sprintf("%s failed=%t", method, err != nil))
+}
+func (o *countingObserver) BytesIn(n int)           {}
+func (o *countingObserver) BytesOut(n int)          {}
+func (o *countingObserver) SlowConsumerDisconnect() {}
+
+// Count connections and hub method calls with an Observer.
+func ExampleOptions_observer() {
+	obs := &countingObserver{}
+	srv, err := signalr.NewServer(ChatHub{}, signalr.Options{Observer: obs})
+	if err != nil {
+		panic(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+
+	ctx := context.Background()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/chathub", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ws.CloseNow()
+	_ = ws.Write(ctx, websocket.MessageText, []byte(`{"protocol":"json","version":1}`+"\x1e"))
+	_, _, _ = ws.Read(ctx) // handshake response
+	_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":1,"invocationId":"1","target":"SendMessage","arguments":["ann","hi"]}`+"\x1e"))
+	for completion := false; !completion; {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			panic(err)
+		}
+		completion = strings.Contains(string(b), `"type":3`)
+	}
+	obs.mu.Lock()
+	fmt.Println("connections opened:", obs.opened)
+	fmt.Println(obs.calls)
+	obs.mu.Unlock()
+	// Output:
+	// connections opened: 1
+	// [SendMessage failed=false]
 }

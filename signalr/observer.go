@@ -33,11 +33,12 @@ type Observer interface {
 	// Close, stateful Acks and Sequences, and replayed messages count too.
 	MessageSent(msgType string, n int)
 	// InvocationCompleted: a hub method invocation (or server stream)
-	// finished, d after it was dispatched to the method; err is why it
-	// failed, nil on success. method is the hub method's Go name;
-	// invocations of unknown methods are not reported (their names come
-	// from the client). Arguments that do not bind and refused
-	// authorization are reported as failures with the time spent on them.
+	// finished, d after its message was dispatched (a wait for a free
+	// invocation slot included); err is why it failed, nil on success.
+	// method is the hub method's Go name; invocations of unknown methods
+	// are not reported (their names come from the client). Invocations
+	// refused before the call (arguments that do not bind, authorization,
+	// stream mismatches and limits) are reported as failures.
 	InvocationCompleted(method string, d time.Duration, err error)
 	// BytesIn: a chunk of n payload bytes arrived from the transport
 	// (handshake included).
