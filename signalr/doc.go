@@ -17,4 +17,10 @@
 // invocation or stream. A HubLifetimeManager routes messages to connections;
 // DefaultHubLifetimeManager does so in memory, and package npgsql spans
 // servers through PostgreSQL.
+//
+// Options.Observer reports connections, messages, invocations and bytes for
+// metrics. Server.Shutdown tells every client to reconnect (Close with
+// allowReconnect), answers new connections with 503 while the existing ones
+// end, so clients with automatic reconnect move to another server behind a
+// load balancer; Server.ShuttingDown is for readiness checks.
 package signalr
