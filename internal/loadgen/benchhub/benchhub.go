@@ -57,14 +57,6 @@ func (BenchHub) LeaveGroup(ctx *signalr.Context, group string) error {
 // HubPath is where the bench hub is mounted.
 const HubPath = "/bench"
 
-// NewServer builds a hub server for BenchHub offering JSON and MessagePack.
-// opts is passed through; Protocols defaults to both.
-func NewServer(opts signalr.Options) (*signalr.Server, error) {
-	if opts.Protocols == nil {
-		opts.Protocols = []protocol.HubProtocol{protocol.JSON, protocol.NewMessagePackProtocol()}
-	}
-	return signalr.NewServer(BenchHub{}, opts)
-}
 
 // Running is a server listening on loopback.
 type Running struct {
