@@ -57,7 +57,6 @@ func (BenchHub) LeaveGroup(ctx *signalr.Context, group string) error {
 // HubPath is where the bench hub is mounted.
 const HubPath = "/bench"
 
-
 // Running is a server listening on loopback.
 type Running struct {
 	// URL is the hub URL, e.g. http://127.0.0.1:41234/bench.
