@@ -132,31 +132,31 @@ func unexpectedError(target string) string {
 	return "An unexpected error occurred invoking '" + target + "' on the server."
 }
 
-// observed is a started invocation for Observer; the zero value (no
-// Observer) does nothing and costs no clock read.
+// observed is a started invocation for Observer. Without an Observer it is
+// nil: no clock read, and one word in the invocation goroutine's closure.
 type observed struct {
 	obs    Observer
 	method string
 	start  time.Time
 }
 
-func (d *dispatcher) observe(m *hubMethod) observed {
+func (d *dispatcher) observe(m *hubMethod) *observed {
 	if d.h.opts.Observer == nil {
-		return observed{}
+		return nil
 	}
-	return observed{obs: d.h.opts.Observer, method: m.name, start: time.Now()}
+	return &observed{obs: d.h.opts.Observer, method: m.name, start: time.Now()}
 }
 
 // done reports the invocation's end with its error (nil: success).
-func (o observed) done(err error) {
-	if o.obs != nil {
+func (o *observed) done(err error) {
+	if o != nil {
 		o.obs.InvocationCompleted(o.method, time.Since(o.start), err)
 	}
 }
 
 // refused reports an invocation turned down with text sent to the client.
-func (o observed) refused(text string) {
-	if o.obs != nil {
+func (o *observed) refused(text string) {
+	if o != nil {
 		o.done(errors.New(text))
 	}
 }
@@ -471,7 +471,7 @@ func (d *dispatcher) endUploads(ids []string, ups []*upload) string {
 
 // runStream runs a server-to-client stream: items, then one Completion
 // (without error when the client cancelled).
-func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string, ups []*upload, o observed) {
+func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, target string, m *hubMethod, argv []reflect.Value, streamIDs []string, ups []*upload, o *observed) {
 	defer d.wg.Done()
 	defer func() {
 		d.mu.Lock()
