@@ -56,13 +56,18 @@ type HubConnection struct {
 	readCtx        context.Context
 	readCancel     context.CancelFunc
 
-	// Outbound queue, drained by writeLoop.
+	// Outbound queue, drained by writeLoop. The fields every enqueue
+	// touches come first, within one cache line: a broadcast touches them
+	// on every recipient.
 	qmu      sync.Mutex
-	q        []outMsg
-	spare    []outMsg
-	qmax     int
 	qclosed  bool
+	qtypes   bool // keep qt: there is an Observer
+	qmax     int
+	q        [][]byte
 	wake     chan struct{} // cap 1: "the queue has something"
+	qt       []uint8       // message types of q, kept only with an Observer
+	spare    [][]byte
+	spareT   []uint8
 	space    chan struct{} // cap 1: "the writer drained a batch"
 	wdone    chan struct{} // closed when writeLoop returns
 	wcancel  context.CancelFunc
@@ -88,13 +93,6 @@ type HubConnection struct {
 	timeout   atomic.Pointer[time.Timer]
 }
 
-// outMsg is one queued record and its message type, which the writer
-// counts for Observer without looking at the bytes.
-type outMsg struct {
-	b []byte
-	t protocol.MessageType
-}
-
 // newHubConnection builds the connection and its contexts; the writer is
 // started separately so a connection can exist in tests without one.
 func newHubConnection(parent context.Context, tc transports.Conn, proto protocol.HubProtocol, opts *Options) *HubConnection {
@@ -108,6 +106,7 @@ func newHubConnection(parent context.Context, tc transports.Conn, proto protocol
 		request: tc.Request(),
 		log:     opts.Logger.With().Str("connectionId", tc.ID()).Logger(),
 		obs:     opts.Observer,
+		qtypes:  opts.Observer != nil,
 		ctx:     ctx,
 		cancel:  cancel,
 		qmax:    opts.OutboundQueueSize,
@@ -188,6 +187,7 @@ func (c *HubConnection) enqueue(b []byte, t protocol.MessageType) error {
 		// Close message goes out promptly.
 		clear(c.q)
 		c.q = c.q[:0]
+		c.qt = c.qt[:0]
 		c.qclosed = true
 		c.qmu.Unlock()
 		c.log.Warn().Int("queued", c.qmax).Msg("slow consumer: outbound queue full, disconnecting")
@@ -197,7 +197,12 @@ func (c *HubConnection) enqueue(b []byte, t protocol.MessageType) error {
 		c.abort(ErrSlowConsumer, true)
 		return ErrSlowConsumer
 	}
-	c.q = append(c.q, outMsg{b, t})
+	c.q = append(c.q, b)
+	if c.qtypes {
+		// A parallel slice rather than a wider queue element: without an
+		// Observer the queue stays as compact as it was.
+		c.qt = append(c.qt, uint8(t))
+	}
 	first := len(c.q) == 1
 	c.qmu.Unlock()
 	// Only the message that makes the queue non-empty wakes the writer; it
@@ -223,7 +228,10 @@ func (c *HubConnection) enqueueWait(ctx context.Context, b []byte, t protocol.Me
 			return ErrConnectionClosed
 		}
 		if len(c.q) < c.qmax/2+1 {
-			c.q = append(c.q, outMsg{b, t})
+			c.q = append(c.q, b)
+			if c.qtypes {
+				c.qt = append(c.qt, uint8(t))
+			}
 			first := len(c.q) == 1
 			c.qmu.Unlock()
 			if first {
@@ -316,9 +324,9 @@ func (c *HubConnection) writeLoop() {
 			// Swap the queue with the spare slice: senders fill one while
 			// this goroutine sends the other.
 			c.qmu.Lock()
-			batch := c.q
+			batch, types := c.q, c.qt
 			if len(batch) > 0 {
-				c.q = c.spare
+				c.q, c.qt = c.spare, c.spareT
 			}
 			closed := c.qclosed
 			final := c.final
@@ -334,16 +342,16 @@ func (c *HubConnection) writeLoop() {
 			}
 			var err error
 			if c.replay != nil {
-				err = c.track(batch)
+				err = c.track(batch, types)
 			}
 			if err == nil {
 				err = c.sendRecords(batch)
 			}
 			if err == nil && c.obs != nil {
-				c.countSent(batch)
+				c.countSent(types)
 			}
 			clear(batch)
-			c.spare = batch[:0]
+			c.spare, c.spareT = batch[:0], types[:0]
 			select {
 			case c.space <- struct{}{}:
 			default:
@@ -358,9 +366,13 @@ func (c *HubConnection) writeLoop() {
 }
 
 // track adds sent records to the replay buffer (stateful reconnect).
-func (c *HubConnection) track(batch []outMsg) error {
-	for _, m := range batch {
-		if err := c.replay.add(c.wctx, m); err != nil {
+func (c *HubConnection) track(batch [][]byte, types []uint8) error {
+	for i, b := range batch {
+		var t uint8
+		if i < len(types) {
+			t = types[i]
+		}
+		if err := c.replay.add(c.wctx, b, t); err != nil {
 			return err
 		}
 	}
@@ -377,9 +389,9 @@ const replayWaitLimit = 30 * time.Second
 
 // sendRecords joins records into as few transport sends as the batch cap
 // allows. A single record goes out as is, without a copy.
-func (c *HubConnection) sendRecords(batch []outMsg) error {
+func (c *HubConnection) sendRecords(batch [][]byte) error {
 	if len(batch) == 1 {
-		return c.send(batch[0].b)
+		return c.send(batch[0])
 	}
 	bp := batchPool.Get().(*[]byte)
 	buf := (*bp)[:0]
@@ -389,14 +401,14 @@ func (c *HubConnection) sendRecords(batch []outMsg) error {
 			batchPool.Put(bp)
 		}
 	}()
-	for _, m := range batch {
-		if len(buf) > 0 && len(buf)+len(m.b) > maxBatchBytes {
+	for _, b := range batch {
+		if len(buf) > 0 && len(buf)+len(b) > maxBatchBytes {
 			if err := c.send(buf); err != nil {
 				return err
 			}
 			buf = buf[:0]
 		}
-		buf = append(buf, m.b...)
+		buf = append(buf, b...)
 	}
 	return c.send(buf)
 }
@@ -412,11 +424,12 @@ func (c *HubConnection) send(b []byte) error {
 	return nil
 }
 
-// countSent reports a sent batch to Observer, one call per message type.
-func (c *HubConnection) countSent(batch []outMsg) {
+// countSent reports a sent batch's message types to Observer, one call per
+// type.
+func (c *HubConnection) countSent(types []uint8) {
 	var n typeCounts
-	for i := range batch {
-		n.add(batch[i].t)
+	for _, t := range types {
+		n.add(protocol.MessageType(t))
 	}
 	n.report(c.obs)
 }
@@ -426,6 +439,7 @@ func (c *HubConnection) writeFailed(err error) {
 	c.qclosed = true
 	clear(c.q)
 	c.q = c.q[:0]
+	c.qt = c.qt[:0]
 	c.qmu.Unlock()
 	if c.wctx.Err() == nil {
 		c.log.Debug().Err(err).Msg("send failed")

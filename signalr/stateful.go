@@ -33,7 +33,8 @@ type replayBuffer struct {
 	limit int
 
 	mu    sync.Mutex
-	items []outMsg // unacknowledged records, oldest first
+	items [][]byte // unacknowledged records, oldest first
+	types []uint8  // their message types, for Observer
 	first int64    // sequence number of items[0]
 	next  int64    // sequence number of the next record sent
 	bytes int
@@ -59,13 +60,14 @@ func newReplayBuffer(limit int) *replayBuffer {
 
 // add records a sent trackable message, waiting while the buffer is full
 // (at most replayWaitLimit without an Ack freeing space).
-func (r *replayBuffer) add(ctx context.Context, m outMsg) error {
+func (r *replayBuffer) add(ctx context.Context, b []byte, t uint8) error {
 	var limit <-chan time.Time
 	for {
 		r.mu.Lock()
 		if r.bytes < r.limit || len(r.items) == 0 {
-			r.items = append(r.items, m)
-			r.bytes += len(m.b)
+			r.items = append(r.items, b)
+			r.types = append(r.types, t)
+			r.bytes += len(b)
 			r.next++
 			r.mu.Unlock()
 			return nil
@@ -91,12 +93,13 @@ func (r *replayBuffer) ack(id int64) {
 	r.mu.Lock()
 	n := 0
 	for n < len(r.items) && r.first+int64(n) <= id {
-		r.bytes -= len(r.items[n].b)
+		r.bytes -= len(r.items[n])
 		n++
 	}
 	if n > 0 {
 		clear(r.items[:n])
 		r.items = r.items[n:]
+		r.types = r.types[n:]
 		r.first += int64(n)
 	}
 	r.mu.Unlock()
@@ -109,10 +112,10 @@ func (r *replayBuffer) ack(id int64) {
 }
 
 // snapshot returns the Sequence to announce and the records to replay.
-func (r *replayBuffer) snapshot() (int64, []outMsg) {
+func (r *replayBuffer) snapshot() (int64, [][]byte, []uint8) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.first, append([]outMsg(nil), r.items...)
+	return r.first, append([][]byte(nil), r.items...), append([]uint8(nil), r.types...)
 }
 
 var errSequenceAhead = newException("InvalidOperationException", "Sequence ID greater than amount of messages we've received.")
@@ -160,7 +163,7 @@ func (c *HubConnection) enableStateful(version int, limit int) {
 
 // replayAll runs in the writer: Sequence, then every unacknowledged record.
 func (c *HubConnection) replayAll() error {
-	seq, items := c.replay.snapshot()
+	seq, items, types := c.replay.snapshot()
 	b, err := c.proto.AppendMessage(nil, &protocol.Sequence{SequenceID: seq})
 	if err != nil {
 		return err
@@ -178,7 +181,7 @@ func (c *HubConnection) replayAll() error {
 		return err
 	}
 	if c.obs != nil {
-		c.countSent(items)
+		c.countSent(types)
 	}
 	return nil
 }
