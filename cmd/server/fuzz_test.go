@@ -3,8 +3,6 @@ package main
 import (
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // FuzzParseListenURL: any --urls entry is either refused with an error or
@@ -58,43 +56,6 @@ func FuzzParseOrigins(f *testing.F) {
 			if o != "*" && (!p.allows(o) || !p.allows(strings.ToUpper(o))) {
 				t.Fatalf("%q: policy refuses its own origin %q", s, o)
 			}
-		}
-	})
-}
-
-// FuzzPGConnString: any connection string is refused or converted into one
-// that pgx parses without panicking; the Npgsql password survives quoting.
-func FuzzPGConnString(f *testing.F) {
-	for _, s := range []string{
-		"Host=postgres;Port=5432;Database=signalr_demo;Username=postgres;Password=postgres",
-		"Server=db;User Id=app;PWD='it''s';SSL Mode=VerifyFull;Maximum Pool Size=3",
-		"postgres://u:p@h/db", "host=h user=u", "Host=db;Password=a b\\c'd", ";;", "=;=", "Host",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out, err := pgConnString(s)
-		if err != nil || out == "" || out == strings.TrimSpace(s) {
-			return
-		}
-		pgx.ParseConfig(out) // must not panic; errors are fine (bad ports, ...)
-		// The password the Npgsql form held (the last one wins, as in libpq)
-		// comes back from pgx unchanged.
-		pairs, err := splitNpgsql(s)
-		if err != nil {
-			t.Fatalf("%q converted but does not split: %v", s, err)
-		}
-		password := ""
-		for _, kv := range pairs {
-			if strings.EqualFold(kv[0], "password") || strings.EqualFold(kv[0], "pwd") {
-				password = kv[1]
-			}
-		}
-		if password == "" || strings.ContainsRune(password, 0) {
-			return
-		}
-		if cfg, err := pgx.ParseConfig(out); err == nil && cfg.Password != password {
-			t.Fatalf("%q -> %q: password %q, want %q", s, out, cfg.Password, password)
 		}
 	})
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gosignalr/gosignalr/internal/config"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], host{environ: os.Environ(), dirs: config.DefaultDirs(), stdout: os.Stdout, stderr: os.Stderr}); err != nil {
 		fmt.Fprintln(os.Stderr, "server:", err)
 		stop()
 		os.Exit(1)

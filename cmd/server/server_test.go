@@ -28,6 +28,12 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(pgtest.WithServer(m))
 }
 
+// testHost is a process environment for run: env as the variables, no
+// settings files.
+func testHost(env map[string]string, stdout, stderr io.Writer) host {
+	return host{environ: environ(env), stdout: stdout, stderr: stderr}
+}
+
 // chatServer is run() started in-process on 127.0.0.1 with a free port.
 type chatServer struct {
 	base   string // http://127.0.0.1:port
@@ -43,7 +49,7 @@ func startChatServer(t *testing.T, env map[string]string, args ...string) *chatS
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := &chatServer{cancel: cancel, done: make(chan error, 1), stdout: newLineWriter()}
 	args = append([]string{"--urls", "http://127.0.0.1:0"}, args...)
-	go func() { cs.done <- run(ctx, args, envFunc(env), cs.stdout, io.Discard) }()
+	go func() { cs.done <- run(ctx, args, testHost(env, cs.stdout, io.Discard)) }()
 	select {
 	case line := <-cs.stdout.match("Now listening on: "):
 		cs.base = strings.TrimPrefix(line, "Now listening on: ")
@@ -68,7 +74,7 @@ func (cs *chatServer) stop(t *testing.T) {
 			t.Errorf("run: %v", err)
 		}
 		close(cs.done)
-	case <-time.After(shutdownTimeout + 5*time.Second):
+	case <-time.After(defaultShutdownTimeout + 5*time.Second):
 		t.Error("run did not return after cancel")
 	}
 }
@@ -284,7 +290,7 @@ func TestRunLifecycleOutput(t *testing.T) {
 	out := newLineWriter()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--urls", "http://127.0.0.1:0;http://127.0.0.1:0"}, envFunc(nil), out, io.Discard)
+		done <- run(ctx, []string{"--urls", "http://127.0.0.1:0;http://127.0.0.1:0"}, testHost(nil, out, io.Discard))
 	}()
 	select {
 	case <-out.match("Application started."):
@@ -315,7 +321,7 @@ func TestRunErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, envFunc(nil), io.Discard, io.Discard)
+			err := run(context.Background(), tt.args, testHost(nil, io.Discard, io.Discard))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("run(%v) = %v, want error containing %q", tt.args, err, tt.want)
 			}
@@ -327,10 +333,10 @@ func TestRunErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if err := run(context.Background(), []string{"--urls", "http://" + ln.Addr().String()}, envFunc(nil), io.Discard, io.Discard); err == nil {
+	if err := run(context.Background(), []string{"--urls", "http://" + ln.Addr().String()}, testHost(nil, io.Discard, io.Discard)); err == nil {
 		t.Error("run on a busy port succeeded")
 	}
-	if err := run(context.Background(), []string{"-h"}, envFunc(nil), io.Discard, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"-h"}, testHost(nil, io.Discard, io.Discard)); err != nil {
 		t.Errorf("run(-h) = %v, want nil", err)
 	}
 }
@@ -513,7 +519,7 @@ func TestRunBackplaneUnreachable(t *testing.T) {
 	ln.Close()
 	err = run(ctx, []string{"--urls", "http://127.0.0.1:0", "--connection-string",
 		fmt.Sprintf("Host=127.0.0.1;Port=%d;Database=x;Username=x;Password=x;Timeout=2", addr.Port)},
-		envFunc(nil), io.Discard, io.Discard)
+		testHost(nil, io.Discard, io.Discard))
 	if err == nil || !strings.Contains(err.Error(), "PostgreSQL backplane") {
 		t.Errorf("run = %v, want a backplane error", err)
 	}
