@@ -51,6 +51,10 @@ type Report struct {
 	ClientCPUPerDeliveryMicro float64 `json:"clientCpuPerDeliveryMicros,omitempty"`
 
 	Latency LatencyReport `json:"latency"`
+	// CrossNodeLatency covers only deliveries to a connection on another
+	// URL than the sender's (connection i uses URLs[i % len(URLs)]); set
+	// when there are several URLs (backplane nodes).
+	CrossNodeLatency *LatencyReport `json:"crossNodeLatency,omitempty"`
 	Memory  *MemoryReport `json:"memory,omitempty"`
 	Storm   *StormReport  `json:"storm,omitempty"`
 
@@ -130,6 +134,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("lost / out of order / dup", "%d / %d / %d (misrouted %d, other messages %d)", r.Lost, r.OutOfOrder, r.Duplicates, r.Unexpected, r.OtherMessages)
 	l := r.Latency
 	row("latency", "p50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  (n=%d)", l.P50Ms, l.P90Ms, l.P99Ms, l.P999Ms, l.MaxMs, l.Count)
+	if c := r.CrossNodeLatency; c != nil {
+		row("cross-node latency", "p50 %.3fms  p90 %.3fms  p99 %.3fms  p99.9 %.3fms  max %.3fms  (n=%d)", c.P50Ms, c.P90Ms, c.P99Ms, c.P999Ms, c.MaxMs, c.Count)
+	}
 	if r.ServerCPUSeconds > 0 || r.ClientCPUSeconds > 0 {
 		row("cpu", "server %.2fs (%.2f µs/delivery), load generator %.2fs (%.2f µs/delivery)",
 			r.ServerCPUSeconds, r.ServerCPUPerDeliveryMicro, r.ClientCPUSeconds, r.ClientCPUPerDeliveryMicro)

@@ -42,6 +42,9 @@ type runner struct {
 	other      atomic.Int64 // invocations without a load payload (e.g. ChatServer notices)
 	lastRecvNs atomic.Int64
 	lat        Histogram
+	// crossLat is the latency of deliveries whose receiver is connected to
+	// another URL (backplane node) than the sender.
+	crossLat Histogram
 
 	errCount   atomic.Int64
 	errMu      sync.Mutex
@@ -261,6 +264,10 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		rep.ReceivedPerSecond = float64(rep.Received) / span
 	}
 	rep.Latency = latencyReport(r.lat.Snapshot())
+	if len(r.cfg.URLs) > 1 {
+		cl := latencyReport(r.crossLat.Snapshot())
+		rep.CrossNodeLatency = &cl
+	}
 	units := rep.Received
 	if cfg.Scenario == ScenarioStorm {
 		rep.Storm = &StormReport{Connects: r.stormConnects.Load(), Failures: r.stormFailures.Load()}
@@ -351,6 +358,9 @@ func (r *runner) onMessage(lc *lconn, arg []byte) {
 	}
 	now := time.Now().UnixNano()
 	r.lat.Record(time.Duration(now - p.SentNs))
+	if n := len(r.cfg.URLs); n > 1 && p.Sender >= 0 && p.Sender%n != lc.idx%n {
+		r.crossLat.Record(time.Duration(now - p.SentNs))
+	}
 	r.received.Add(1)
 	r.lastRecvNs.Store(now)
 	if !r.isRecipient(lc, p.Sender) {

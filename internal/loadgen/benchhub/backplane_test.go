@@ -25,7 +25,15 @@ func TestSmokeBackplane(t *testing.T) {
 			if sc == loadgen.ScenarioConnection {
 				cfg.Rate = 200
 			}
-			checkCounts(t, cfg, run(t, cfg))
+			rep := run(t, cfg)
+			checkCounts(t, cfg, rep)
+			// Connection i is on node i%2: each broadcast has 3 receivers
+			// on the other node than its sender.
+			if sc == loadgen.ScenarioBroadcast {
+				if c := rep.CrossNodeLatency; c == nil || int64(c.Count) != 3*rep.Sent {
+					t.Errorf("cross-node latency %+v, want %d deliveries (3 per message)", c, 3*rep.Sent)
+				}
+			}
 		})
 	}
 }
