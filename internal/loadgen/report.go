@@ -55,8 +55,8 @@ type Report struct {
 	// URL than the sender's (connection i uses URLs[i % len(URLs)]); set
 	// when there are several URLs (backplane nodes).
 	CrossNodeLatency *LatencyReport `json:"crossNodeLatency,omitempty"`
-	Memory  *MemoryReport `json:"memory,omitempty"`
-	Storm   *StormReport  `json:"storm,omitempty"`
+	Memory           *MemoryReport  `json:"memory,omitempty"`
+	Storm            *StormReport   `json:"storm,omitempty"`
 
 	// Interrupted is set when the context ended during the measuring phase;
 	// the figures cover the run up to then.
