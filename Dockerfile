@@ -7,7 +7,8 @@
 #
 # Configuration is by environment, named like the ASP.NET Core ChatServer's
 # (ASPNETCORE_URLS, Logging__LogLevel__Default, Cors__AllowedOrigins,
-# ConnectionStrings__DefaultConnection, ...); see docker-compose.yml.
+# ConnectionStrings__DefaultConnection or DATABASE_URL, ...), or an
+# appsettings.json mounted into /app; see docker-compose.yml.
 
 ARG GO_VERSION=1.26
 
@@ -32,6 +33,8 @@ USER nonroot:nonroot
 # "+" means every address, as in ASP.NET Core; the server accepts + and *.
 ENV ASPNETCORE_URLS=http://+:5000
 EXPOSE 5000
-# No HEALTHCHECK: the image has no shell or curl. Orchestrators probe
-# GET /health over HTTP (see docker-compose.yml for why compose does not).
+# The image has no shell or curl: the binary probes GET /health/ready on the
+# port of ASPNETCORE_URLS itself and exits 0 (ready) or 1. Kubernetes can
+# probe /health (liveness) and /health/ready (readiness) over HTTP instead.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 CMD ["/app/chatserver", "--healthcheck"]
 ENTRYPOINT ["/app/chatserver"]

@@ -84,6 +84,11 @@ function Invoke-Servers {
         Write-Host 'Backplane: none (-DatabaseUrl none): the servers do not share messages'
     }
 
+    # The servers read DATABASE_URL themselves: keep it (and "none") out of
+    # their environment so --connection-string alone decides.
+    $savedDatabaseUrl = $env:DATABASE_URL
+    $env:DATABASE_URL = $null
+    try {
     for ($i = 0; $i -lt $Count; $i++) {
         $port = $BasePort + $i
         $serverArgs = @('--urls', "http://localhost:$port") + $backplane
@@ -93,6 +98,7 @@ function Invoke-Servers {
             -RedirectStandardOutput (Join-Path $LogDir "chatserver$($i + 1).log") `
             -RedirectStandardError (Join-Path $LogDir "chatserver$($i + 1).err.log")))
     }
+    } finally { $env:DATABASE_URL = $savedDatabaseUrl }
 
     $deadline = (Get-Date).AddSeconds($HealthTimeout)
     for ($i = 0; $i -lt $Count; $i++) {

@@ -73,6 +73,10 @@ else
 	echo "Backplane: none (DATABASE_URL=none): the servers do not share messages"
 fi
 
+# The servers read DATABASE_URL themselves: keep it (and "none") out of their
+# environment so --connection-string alone decides.
+export -n DATABASE_URL
+
 for ((i = 0; i < COUNT; i++)); do
 	port=$((BASE_PORT + i))
 	"$server" --urls "http://localhost:$port" ${backplane[@]+"${backplane[@]}"} >"$LOG_DIR/chatserver$((i + 1)).log" 2>&1 &
@@ -99,6 +103,10 @@ status() {
 # Wait for every server: /health/ready where the server has it (backplane
 # connected), else /health.
 deadline=$((SECONDS + HEALTH_TIMEOUT))
+# The servers read DATABASE_URL themselves: keep it (and "none") out of their
+# environment so --connection-string alone decides.
+export -n DATABASE_URL
+
 for ((i = 0; i < COUNT; i++)); do
 	port=$((BASE_PORT + i))
 	while :; do

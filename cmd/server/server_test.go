@@ -40,6 +40,8 @@ type chatServer struct {
 	cancel context.CancelFunc
 	done   chan error
 	stdout *lineWriter
+	// stopped: run has returned (set by the test goroutine).
+	stopped bool
 }
 
 // startChatServer runs the ChatServer with extra args and env until the test
@@ -68,13 +70,22 @@ func startChatServer(t *testing.T, env map[string]string, args ...string) *chatS
 func (cs *chatServer) stop(t *testing.T) {
 	t.Helper()
 	cs.cancel()
+	cs.wait(t, defaultShutdownTimeout+5*time.Second)
+}
+
+// wait waits up to d for run to return (once cancelled) and reports its error.
+func (cs *chatServer) wait(t *testing.T, d time.Duration) {
+	t.Helper()
+	if cs.stopped {
+		return
+	}
 	select {
-	case err, ok := <-cs.done:
-		if ok && err != nil {
+	case err := <-cs.done:
+		cs.stopped = true
+		if err != nil {
 			t.Errorf("run: %v", err)
 		}
-		close(cs.done)
-	case <-time.After(defaultShutdownTimeout + 5*time.Second):
+	case <-time.After(d):
 		t.Error("run did not return after cancel")
 	}
 }

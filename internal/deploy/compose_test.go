@@ -42,6 +42,7 @@ type dependsOn struct {
 type healthcheck struct {
 	Test     []string `yaml:"test"`
 	Interval string   `yaml:"interval"`
+	Timeout  string   `yaml:"timeout"`
 	Retries  int      `yaml:"retries"`
 }
 
@@ -142,6 +143,17 @@ func TestComposeChatServers(t *testing.T) {
 			}
 			if got := s.Environment["ASPNETCORE_URLS"]; got != "http://+:5000" {
 				t.Errorf("ASPNETCORE_URLS = %q", got)
+			}
+			// The image has no shell or curl: the server binary probes itself.
+			hc := s.Healthcheck
+			if hc == nil {
+				t.Fatal("no healthcheck")
+			}
+			if want := []string{"CMD", imageEntrypoint(t), "--healthcheck"}; !slices.Equal(hc.Test, want) {
+				t.Errorf("healthcheck test %q, want %q", hc.Test, want)
+			}
+			if hc.Interval == "" || hc.Timeout == "" || hc.Retries < 1 {
+				t.Errorf("healthcheck interval %q timeout %q retries %d", hc.Interval, hc.Timeout, hc.Retries)
 			}
 			dep, ok := s.DependsOn["postgres"]
 			if !ok || dep.Condition != "service_healthy" {

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,6 +130,34 @@ func TestDockerfile(t *testing.T) {
 	if entry == "" {
 		t.Error("no ENTRYPOINT")
 	}
+	// HEALTHCHECK runs the server binary in its probe mode (no curl in the image).
+	var health string
+	for _, in := range final {
+		if in.cmd == "HEALTHCHECK" {
+			health = in.args
+		}
+	}
+	_, exec, _ := strings.Cut(health, "CMD ")
+	if want := `["` + imageEntrypoint(t) + `", "--healthcheck"]`; strings.TrimSpace(exec) != want {
+		t.Errorf("HEALTHCHECK %q, want CMD %s", health, want)
+	}
+}
+
+// imageEntrypoint is the path of the server in the image, from the
+// Dockerfile's exec-form ENTRYPOINT.
+func imageEntrypoint(t *testing.T) string {
+	t.Helper()
+	var entry string
+	for _, in := range finalStage(parseDockerfile(t, filepath.Join(repoRoot, "Dockerfile"))) {
+		if in.cmd == "ENTRYPOINT" {
+			entry = in.args
+		}
+	}
+	var argv []string
+	if err := json.Unmarshal([]byte(entry), &argv); err != nil || len(argv) == 0 {
+		t.Fatalf("ENTRYPOINT %q is not an exec-form JSON array: %v", entry, err)
+	}
+	return argv[0]
 }
 
 func TestDockerignore(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -121,6 +122,21 @@ func TestImageBinary(t *testing.T) {
 		t.Fatalf("/health: %d %+v %v", resp.StatusCode, h, err)
 	}
 
+	// The image's HEALTHCHECK: the binary probes the server of the same
+	// ASPNETCORE_URLS (here with the bound port) and exits 0 when ready.
+	probe := func() error {
+		hc := exec.CommandContext(ctx, bin, "--healthcheck")
+		hc.Env = []string{"ASPNETCORE_URLS=" + strings.Replace(imageURLs, ":5000", ":"+u.Port(), 1)}
+		out, err := hc.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	if err := probe(); err != nil {
+		t.Errorf("--healthcheck against the running server: %v", err)
+	}
+
 	// docker stop sends SIGTERM: the server must exit cleanly.
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -132,6 +148,9 @@ func TestImageBinary(t *testing.T) {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) || err != nil {
 		t.Fatalf("server exit after SIGTERM: %v", err)
+	}
+	if err := probe(); !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("--healthcheck after the server stopped: %v, want exit status 1", err)
 	}
 }
 
