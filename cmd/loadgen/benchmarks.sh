@@ -8,7 +8,8 @@
 # process on the same machine. ONLY=<regex> runs only the runs whose name
 # matches; DURATION sets the measuring phase (default 10s). Every run writes its JSON report to outdir and
 # its summary table to outdir/summary.txt. Set PGDSN to a PostgreSQL DSN to
-# also run the two-node backplane rows, or PGDSN=auto to have a throwaway
+# also run the three-node backplane rows (and pgbench, if installed, for the
+# raw INSERT+NOTIFY rate), or PGDSN=auto to have a throwaway
 # PostgreSQL cluster (initdb, fsync off, port 55432) started and removed.
 set -euo pipefail
 
@@ -118,7 +119,18 @@ serve hub 5100 --serve
 run storm-hub --url $H --scenario storm -n 1000 --rate 200 --duration "$D" "${HS[@]}"
 cleanup
 
-# Backplane: two hub servers sharing PostgreSQL, clients spread round-robin.
+# Backplane: three hub servers sharing PostgreSQL, clients spread round-robin
+# (connection i on node i%3). Rounds alternate, as above; ROUNDS of each:
+#   backplane-msgs-30: 30 clients all sending, closed loop: messages/s through
+#     the backplane (every message is one row, INSERTed and NOTIFYed, and
+#     delivered by all three nodes);
+#   backplane-rate1000: 1,000 msg/s from 30 senders, latency; the report's
+#     cross-node line covers receivers on another node than the sender;
+#   pgbench-c3 / pgbench-c8: raw INSERT+NOTIFY into the same table (same
+#     trigger, the three nodes listening) of a copy of the newest row (the
+#     same 218-byte payload), 3 and 8 clients, tps.
+# Then the publisher alone (go test -bench Publish ./npgsql, same payload
+# size, in a throwaway database on the same server): single-row vs coalesced.
 if [[ "${PGDSN:-}" == auto ]]; then
 	pgdir=$(mktemp -d /tmp/gosignalr-bench-pg.XXXXXX)
 	asuser=()
@@ -129,15 +141,60 @@ if [[ "${PGDSN:-}" == auto ]]; then
 	trap 'cleanup; "${asuser[@]}" pg_ctl -D "$pgdir/data" -m immediate stop >/dev/null; rm -rf "$pgdir"' EXIT
 	PGDSN="postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable"
 fi
+
+# pgb NAME CLIENTS : pgbench INSERT+NOTIFY of the newest backplane row's payload.
+pgb() {
+	local name=$1 clients=$2 hex
+	[[ -z "${ONLY:-}" || "$name" =~ $ONLY ]] || return 0
+	if ! command -v pgbench >/dev/null; then
+		echo "(pgbench not found: $name skipped)" | tee -a "$out/summary.txt"
+		return 0
+	fi
+	hex=$(psql "$PGDSN" -Atc 'SELECT encode("Payload", '"'hex'"') FROM "SignalR"."BenchHub_Messages" ORDER BY "Id" DESC LIMIT 1')
+	if [[ -z "$hex" ]]; then
+		echo "(no backplane row to copy yet: $name skipped)" | tee -a "$out/summary.txt"
+		return 0
+	fi
+	printf 'INSERT INTO "SignalR"."BenchHub_Messages" ("Payload") VALUES (%s::bytea);\n' "'\\x$hex'" >"$out/insert-notify.sql"
+	echo "== $name: pgbench -n -f insert-notify.sql -c $clients -j 2 -T ${D%s} ($(( ${#hex} / 2 ))-byte payload)" | tee -a "$out/summary.txt"
+	pgbench -n -f "$out/insert-notify.sql" -c "$clients" -j 2 -T "${D%s}" "$PGDSN" >"$out/$name.txt" 2>&1 || echo "(pgbench failed: exit $?)" | tee -a "$out/summary.txt"
+	grep -E '^(tps|latency average|number of failed)' "$out/$name.txt" | tee -a "$out/summary.txt"
+	echo | tee -a "$out/summary.txt"
+}
+
 if [[ -n "${PGDSN:-}" ]]; then
 	serve node1 5100 --serve --backplane "$PGDSN"
 	serve node2 5102 --serve --backplane "$PGDSN"
-	N2=http://127.0.0.1:5102/bench
-	run backplane-broadcast-1000 --url $H,$N2 --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
-	run backplane-broadcast-1000-rate50 --url $H,$N2 --scenario broadcast -n 1000 --rate 50 --duration "$D"
-	run backplane-group-1000 --url $H,$N2 --scenario group -n 1000 --group-size 10 --rate 500 --duration "$D"
-	run backplane-connection-1000 --url $H,$N2 --scenario connection -n 1000 --rate 500 --duration "$D"
+	serve node3 5104 --serve --backplane "$PGDSN"
+	N3=$H,http://127.0.0.1:5102/bench,http://127.0.0.1:5104/bench
+	for r in $(seq "$ROUNDS"); do
+		run backplane-msgs-30-round$r --url "$N3" --scenario broadcast -n 30 --senders 30 --window 8 --duration "$D"
+		run backplane-rate1000-round$r --url "$N3" --scenario broadcast -n 30 --senders 30 --rate 1000 --duration "$D"
+		pgb pgbench-c3-round$r 3
+		pgb pgbench-c8-round$r 8
+	done
+	run backplane-broadcast-1000 --url "$N3" --scenario broadcast -n 1000 --senders 4 --window 8 --duration "$D"
+	run backplane-group-1000 --url "$N3" --scenario group -n 999 --group-size 9 --rate 500 --duration "$D"
+	run backplane-connection-1000 --url "$N3" --scenario connection -n 999 --rate 500 --duration "$D"
 	cleanup
+	if ls "$out"/backplane-msgs-30-round*.json >/dev/null 2>&1; then
+		msgs=$(jq -s 'map(.sentPerSecond) | sort | .[(length-1)/2|floor] | floor' "$out"/backplane-msgs-30-round*.json)
+		echo "backplane messages/s (3 nodes, 30 senders), median of $ROUNDS: $msgs" | tee -a "$out/summary.txt"
+	fi
+	if ls "$out"/backplane-rate1000-round*.json >/dev/null 2>&1; then
+		echo "cross-node latency at 1,000 msg/s, median of $ROUNDS rounds: p50 $(jq -s 'map(.crossNodeLatency.p50Ms) | sort | .[(length-1)/2|floor]' "$out"/backplane-rate1000-round*.json) ms," \
+			"p99 $(jq -s 'map(.crossNodeLatency.p99Ms) | sort | .[(length-1)/2|floor]' "$out"/backplane-rate1000-round*.json) ms" | tee -a "$out/summary.txt"
+	fi
+	for c in 3 8; do
+		if ls "$out"/pgbench-c$c-round*.txt >/dev/null 2>&1; then
+			echo "pgbench INSERT+NOTIFY tps, $c clients, median of $ROUNDS: $(grep -h '^tps' "$out"/pgbench-c$c-round*.txt | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print int(a[int((NR+1)/2)])}')" | tee -a "$out/summary.txt"
+		fi
+	done
+	if [[ -z "${ONLY:-}" || "backplane-publish-bench" =~ $ONLY ]]; then
+		echo "== backplane-publish-bench: go test ./npgsql -run '^\$' -bench Publish -benchtime 5s -count $ROUNDS" | tee -a "$out/summary.txt"
+		GOSIGNALR_TEST_PG="$PGDSN" go test ./npgsql -run '^$' -bench Publish -benchtime 5s -count "$ROUNDS" 2>&1 | grep -E '^Benchmark' | tee -a "$out/summary.txt"
+		echo | tee -a "$out/summary.txt"
+	fi
 fi
 
 echo "reports in $out; summary in $out/summary.txt"
