@@ -135,8 +135,22 @@ func run(ctx context.Context, args []string, h host) error {
 	}
 	wg.Wait()
 	// The backplane last: the hub's final messages (UserDisconnected) are
-	// published through it; Close drains its publisher.
-	a.close()
+	// published through it; Close drains its publisher. A hung database
+	// must not hold the exit past the deadline (plus a second's grace to
+	// let a drain that is nearly done finish).
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		a.close()
+	}()
+	deadline, _ := shutdownCtx.Deadline()
+	grace := time.NewTimer(max(time.Until(deadline), 0) + time.Second)
+	defer grace.Stop()
+	select {
+	case <-closed:
+	case <-grace.C:
+		logger.Warn().Msg("backplane did not close before the shutdown deadline; exiting anyway")
+	}
 	logger.Info().Dur("took", time.Since(start)).Msg("ChatServer stopped")
 	return runErr
 }
