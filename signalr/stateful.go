@@ -27,6 +27,7 @@ var statefulAckInterval = time.Second
 type statefulConn interface {
 	StatefulReconnectAllowed() bool
 	EnableStatefulReconnect(onReconnect func()) bool
+	ResumeSend(ctx context.Context, p []byte) error
 }
 
 type replayBuffer struct {
@@ -161,27 +162,28 @@ func (c *HubConnection) enableStateful(version int, limit int) {
 	c.replay = r
 }
 
-// replayAll runs in the writer: Sequence, then every unacknowledged record.
+// replayAll runs in the writer: Sequence, then every unacknowledged record,
+// as the first message on the resumed socket. The transport holds back
+// ordinary sends until then, so nothing overtakes the Sequence; whatever it
+// dropped meanwhile is in the buffer and so in this replay.
 func (c *HubConnection) replayAll() error {
 	seq, items, types := c.replay.snapshot()
 	b, err := c.proto.AppendMessage(nil, &protocol.Sequence{SequenceID: seq})
 	if err != nil {
 		return err
 	}
-	if err := c.send(b); err != nil {
+	for _, it := range items {
+		b = append(b, it...)
+	}
+	if err := c.conn.(statefulConn).ResumeSend(c.wctx, b); err != nil {
 		return err
 	}
 	if c.obs != nil {
+		c.obs.BytesOut(len(b))
 		c.obs.MessageSent(msgTypeNames[protocol.TypeSequence], 1)
-	}
-	if len(items) == 0 {
-		return nil
-	}
-	if err := c.sendRecords(items); err != nil {
-		return err
-	}
-	if c.obs != nil {
-		c.countSent(types)
+		if len(items) > 0 {
+			c.countSent(types)
+		}
 	}
 	return nil
 }

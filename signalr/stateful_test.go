@@ -1,6 +1,7 @@
 package signalr
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ func (c *statefulMemConn) EnableStatefulReconnect(f func()) bool {
 	c.onRe = f
 	c.mu.Unlock()
 	return true
+}
+func (c *statefulMemConn) ResumeSend(ctx context.Context, p []byte) error {
+	return c.memConn.Send(ctx, p)
 }
 func (c *statefulMemConn) reconnect() {
 	c.mu.Lock()

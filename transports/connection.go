@@ -48,9 +48,11 @@ type connection struct {
 	// WebSockets (sock, stateful* and onReconnect under mu).
 	sock            *wsSocket // nil while a stateful connection waits for its client
 	wsCloseRecvd    atomic.Bool
-	statefulAllowed bool   // negotiate granted useStatefulReconnect
-	statefulOn      bool   // the handler enabled it (after a version 2 handshake)
-	onReconnect     func() // called when a new socket is attached
+	statefulAllowed bool       // negotiate granted useStatefulReconnect
+	statefulOn      bool       // the handler enabled it (after a version 2 handshake)
+	onReconnect     func()     // called when a new socket is attached
+	resumeHeld      bool       // a resumed socket carries nothing until ResumeSend
+	wmu             sync.Mutex // WebSocket writes: orders ResumeSend before released sends
 
 	// Server-Sent Events: Send writes the response under sseMu until the
 	// request goroutine marks it closed.

@@ -1,5 +1,7 @@
 package transports
 
+import "context"
+
 // CloseReceiver is implemented by the Conns of this package. CloseReceived
 // reports whether the client ended a WebSocket connection with a close frame
 // (a graceful close); stateful reconnect keeps only connections that ended
@@ -24,13 +26,16 @@ type StatefulReconnector interface {
 	//   - while no socket is attached, and when a write fails, Send drops
 	//     its data and returns nil: the caller's buffer replays it;
 	//   - when a new socket attaches, onReconnect runs in the request's
-	//     goroutine (the client's bytes flow to Receive meanwhile); the hub
-	//     then sends its Sequence message and the unacknowledged messages
-	//     with Send. The client drops everything it gets before that
-	//     Sequence, so a Send racing with onReconnect does no harm as long
-	//     as the replay includes it.
+	//     goroutine (the client's bytes flow to Receive meanwhile); from
+	//     then on Send drops its data (returns nil) until the hub has sent
+	//     its Sequence message and the unacknowledged messages with
+	//     ResumeSend, so nothing reaches the client ahead of the Sequence
+	//     (the hub's replay includes what was dropped).
 	// A close frame from the client still ends the connection.
 	EnableStatefulReconnect(onReconnect func()) bool
+	// ResumeSend writes p as the first message on a resumed socket and
+	// releases ordinary sends.
+	ResumeSend(ctx context.Context, p []byte) error
 }
 
 var _ CloseReceiver = (*connection)(nil)

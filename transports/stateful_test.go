@@ -14,14 +14,28 @@ import (
 type statefulEcho struct {
 	*echoHandler
 	enabled chan bool
+	gate    chan struct{} // non-nil: each resume waits for a value before ResumeSend
 }
 
 func (h *statefulEcho) ServeConn(ctx context.Context, c Conn) {
 	sr := c.(StatefulReconnector)
 	h.enabled <- sr.EnableStatefulReconnect(func() {
-		if err := c.Send(ctx, []byte("SEQ")); err != nil {
-			panic(err)
+		resume := func() {
+			if err := sr.ResumeSend(ctx, []byte("SEQ")); err != nil {
+				panic(err)
+			}
 		}
+		if h.gate == nil {
+			resume()
+			return
+		}
+		go func() {
+			select {
+			case <-h.gate:
+				resume()
+			case <-ctx.Done():
+			}
+		}()
 	})
 	h.echoHandler.ServeConn(ctx, c)
 }
@@ -180,4 +194,38 @@ func TestStatefulReconnectLongPolling(t *testing.T) {
 	if <-h.enabled {
 		t.Fatal("enabled over Long Polling")
 	}
+}
+
+// TestStatefulResumeHoldsSends: after a new socket attaches, nothing the
+// handler sends reaches the client before its ResumeSend (the Sequence and
+// replay must come first, reference §11.7); later sends flow again.
+func TestStatefulResumeHoldsSends(t *testing.T) {
+	s, h := newStatefulServer(t, Options{})
+	h.gate = make(chan struct{}, 1)
+	tok := s.negotiate(t, "negotiateVersion=1&useStatefulReconnect=true").ConnectionToken
+	ws1 := s.dialWS(t, "id="+tok, nil)
+	<-h.enabled
+	echoOnce(t, ws1, "one")
+	_ = ws1.CloseNow()
+	eventually(t, "detached", func() bool {
+		c := s.d.lookup(tok)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sock == nil
+	})
+	ws2 := s.dialWS(t, "id="+tok, nil)
+	c := s.d.lookup(tok)
+	eventually(t, "resumed", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sock != nil
+	})
+	if err := c.Send(context.Background(), []byte("overtaking")); err != nil {
+		t.Fatalf("Send while held: %v", err)
+	}
+	h.gate <- struct{}{}
+	if _, got := readWS(t, ws2); got != "SEQ" {
+		t.Fatalf("first message after resume %q, want SEQ", got)
+	}
+	echoOnce(t, ws2, "two")
 }

@@ -83,6 +83,9 @@ func (d *Dispatcher) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	old := c.sock
 	c.sock = s
+	// A resumed socket must start with the hub's Sequence and replay
+	// (reference §11.7): ordinary sends are held back until ResumeSend.
+	c.resumeHeld = resuming
 	if !resuming {
 		c.req = r
 	}
@@ -243,15 +246,49 @@ func (c *connection) sendWebSocket(ctx context.Context, p []byte) error {
 	if c.binary.Load() {
 		typ = websocket.MessageBinary
 	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.mu.Lock()
-	s, stateful := c.sock, c.statefulOn
+	s, stateful, held := c.sock, c.statefulOn, c.resumeHeld
 	c.mu.Unlock()
-	if s == nil {
+	if s == nil || held {
 		if stateful {
-			return nil // disconnected: the caller's buffer replays it on reconnect
+			// Disconnected, or resumed but not yet replayed: the caller's
+			// buffer replays it after the Sequence.
+			return nil
 		}
 		return ErrConnectionClosed
 	}
+	return c.writeSocket(ctx, s, typ, p, stateful)
+}
+
+// ResumeSend implements StatefulReconnector: it writes p (the Sequence and
+// the replayed messages) as the first message of a resumed socket and
+// releases the sends held back since the socket attached.
+func (c *connection) ResumeSend(ctx context.Context, p []byte) error {
+	typ := websocket.MessageText
+	if c.binary.Load() {
+		typ = websocket.MessageBinary
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	s := c.sock
+	c.mu.Unlock()
+	if s == nil {
+		return nil // lost again: the next resume replays
+	}
+	err := c.writeSocket(ctx, s, typ, p, true)
+	c.mu.Lock()
+	if c.sock == s {
+		c.resumeHeld = false
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// writeSocket writes one message to s.
+func (c *connection) writeSocket(ctx context.Context, s *wsSocket, typ websocket.MessageType, p []byte, stateful bool) error {
 	// coder/websocket keeps the context of the last write and a cancelled
 	// one breaks the close handshake later, so writes use a context that
 	// lives as long as the socket; a stuck send or the caller's ctx ending
