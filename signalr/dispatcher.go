@@ -109,7 +109,7 @@ func (d *dispatcher) replyError(id, text string) {
 		return
 	}
 	if err := d.c.writeMessage(d.c.ctx, &protocol.Completion{InvocationID: id, Error: text}); err != nil {
-		d.c.log.Debug().Err(err).Msg("write completion")
+		d.c.log.Debug().Str("connectionId", d.c.id).Err(err).Msg("write completion")
 	}
 }
 
@@ -180,7 +180,7 @@ func (d *dispatcher) invoke(id, target string, args []any, streamIDs []string, i
 		return
 	}
 	if !d.authorized(m.name) {
-		d.c.log.Debug().Str("method", target).Msg("hub method not authorized")
+		d.c.log.Debug().Str("connectionId", d.c.id).Str("method", target).Msg("hub method not authorized")
 		refuse("Failed to invoke '" + target + "' because user is unauthorized")
 		return
 	}
@@ -311,15 +311,15 @@ func (d *dispatcher) complete(id, target string, m *hubMethod, res reflect.Value
 			Error: buildErrorMessage(unexpectedError(target), encErr, d.detailed())})
 	}
 	if err := d.c.enqueueWait(d.c.ctx, b, protocol.TypeCompletion); err != nil {
-		d.c.log.Debug().Err(err).Msg("write completion")
+		d.c.log.Debug().Str("connectionId", d.c.id).Err(err).Msg("write completion")
 	}
 }
 
 func (d *dispatcher) logCallError(target string, err error) {
 	var pe *panicError
-	ev := d.c.log.Debug()
+	ev := d.c.log.Debug().Str("connectionId", d.c.id)
 	if errors.As(err, &pe) {
-		ev = d.c.log.Error()
+		ev = d.c.log.Error().Str("connectionId", d.c.id)
 	}
 	ev.Err(err).Str("method", target).Msg("hub method failed")
 }
@@ -403,7 +403,7 @@ func (d *dispatcher) streamItem(m *protocol.StreamItem) {
 	if err != nil {
 		// As .NET: the stream ends with this error, which the invocation
 		// reading it then reports as a HubException.
-		d.c.log.Debug().Err(err).Str("streamId", m.InvocationID).Msg("Failed to bind Stream message.")
+		d.c.log.Debug().Str("connectionId", d.c.id).Err(err).Str("streamId", m.InvocationID).Msg("Failed to bind Stream message.")
 		d.endUpload(m.InvocationID, u, buildErrorMessage("Failed to bind Stream message.",
 			&exception{typ: "InvalidDataException", msg: "Error binding arguments. Make sure that the types of the provided values match the types of the hub method being invoked.", err: err},
 			d.detailed()))
@@ -431,7 +431,7 @@ func (d *dispatcher) completion(m *protocol.Completion) {
 		return
 	}
 	if err := d.h.lm.SetConnectionResult(d.c.id, m); err != nil {
-		d.c.log.Debug().Err(err).Str("invocationId", m.InvocationID).Msg("unexpected completion")
+		d.c.log.Debug().Str("connectionId", d.c.id).Err(err).Str("invocationId", m.InvocationID).Msg("unexpected completion")
 	}
 }
 
@@ -502,7 +502,7 @@ func (d *dispatcher) runStream(hctx *Context, cancel context.CancelFunc, id, tar
 	}
 	o.done(err)
 	if err := d.c.writeMessage(d.c.ctx, &protocol.Completion{InvocationID: id, Error: text}); err != nil {
-		d.c.log.Debug().Err(err).Msg("write stream completion")
+		d.c.log.Debug().Str("connectionId", d.c.id).Err(err).Msg("write stream completion")
 	}
 }
 

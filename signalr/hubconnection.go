@@ -104,7 +104,9 @@ func newHubConnection(parent context.Context, tc transports.Conn, proto protocol
 		proto:   proto,
 		pname:   proto.Name(),
 		request: tc.Request(),
-		log:     opts.Logger.With().Str("connectionId", tc.ID()).Logger(),
+		// No per-connection Logger.With: its context buffer cost ~0.75 KiB
+		// per idle connection; each event adds connectionId itself.
+		log:     opts.Logger,
 		obs:     opts.Observer,
 		qtypes:  opts.Observer != nil,
 		ctx:     ctx,
@@ -190,7 +192,7 @@ func (c *HubConnection) enqueue(b []byte, t protocol.MessageType) error {
 		c.qt = c.qt[:0]
 		c.qclosed = true
 		c.qmu.Unlock()
-		c.log.Warn().Int("queued", c.qmax).Msg("slow consumer: outbound queue full, disconnecting")
+		c.log.Warn().Str("connectionId", c.id).Int("queued", c.qmax).Msg("slow consumer: outbound queue full, disconnecting")
 		if c.obs != nil {
 			c.obs.SlowConsumerDisconnect()
 		}
@@ -442,7 +444,7 @@ func (c *HubConnection) writeFailed(err error) {
 	c.qt = c.qt[:0]
 	c.qmu.Unlock()
 	if c.wctx.Err() == nil {
-		c.log.Debug().Err(err).Msg("send failed")
+		c.log.Debug().Str("connectionId", c.id).Err(err).Msg("send failed")
 	}
 	c.abort(fmt.Errorf("signalr: send: %w", err), true)
 }
@@ -464,7 +466,7 @@ func (c *HubConnection) closeWriter(final []byte, timeout time.Duration) {
 	select {
 	case <-c.wdone:
 	case <-t.C:
-		c.log.Debug().Msg("close flush timed out")
+		c.log.Debug().Str("connectionId", c.id).Msg("close flush timed out")
 	}
 	c.wcancel()
 	<-c.wdone
