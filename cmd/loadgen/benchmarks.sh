@@ -142,7 +142,12 @@ if [[ "${PGDSN:-}" == auto ]]; then
 	PGDSN="postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable"
 fi
 
-# pgb NAME CLIENTS : pgbench INSERT+NOTIFY of the newest backplane row's payload.
+# pgb NAME CLIENTS : pgbench INSERT+NOTIFY of the newest backplane row's
+# payload, with the load payload's prefix "lg1|" turned into "pgb|": the
+# nodes receive and dispatch every row like a real broadcast, but a client
+# that gets one counts it as "other", not as a load message. Afterwards it
+# waits until the nodes' listeners have read every notification (the queue is
+# empty), so the next run does not start behind a backlog.
 pgb() {
 	local name=$1 clients=$2 hex
 	[[ -z "${ONLY:-}" || "$name" =~ $ONLY ]] || return 0
@@ -155,10 +160,14 @@ pgb() {
 		echo "(no backplane row to copy yet: $name skipped)" | tee -a "$out/summary.txt"
 		return 0
 	fi
+	hex=$(sed 's/../& /g; s/6c 67 31 7c /70 67 62 7c /g; s/ //g' <<<"$hex")
 	printf 'INSERT INTO "SignalR"."BenchHub_Messages" ("Payload") VALUES (%s::bytea);\n' "'\\x$hex'" >"$out/insert-notify.sql"
 	echo "== $name: pgbench -n -f insert-notify.sql -c $clients -j 2 -T ${D%s} ($(( ${#hex} / 2 ))-byte payload)" | tee -a "$out/summary.txt"
 	pgbench -n -f "$out/insert-notify.sql" -c "$clients" -j 2 -T "${D%s}" "$PGDSN" >"$out/$name.txt" 2>&1 || echo "(pgbench failed: exit $?)" | tee -a "$out/summary.txt"
 	grep -E '^(tps|latency average|number of failed)' "$out/$name.txt" | tee -a "$out/summary.txt"
+	local t0=$SECONDS
+	while [[ $(psql "$PGDSN" -Atc 'SELECT pg_notification_queue_usage() > 0') == t ]] && ((SECONDS - t0 < 120)); do sleep 0.5; done
+	echo "listeners caught up $((SECONDS - t0)) s after pgbench ended" | tee -a "$out/summary.txt"
 	echo | tee -a "$out/summary.txt"
 }
 
