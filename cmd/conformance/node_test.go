@@ -136,13 +136,20 @@ type scenarioResult struct {
 	MS    int    `json:"ms"`
 }
 
-// runScenarios runs the named scenarios in one node process and reports
-// each as a subtest.
+// runScenarios runs the named scenarios of suite.cjs in one node process
+// and reports each as a subtest.
 func runScenarios(t *testing.T, base, transport, protocol string, names []string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	runScript(t, "suite.cjs", base, transport, protocol, names, nil)
+}
+
+// runScript runs the named scenarios of scripts/<script> (a lib.cjs runner)
+// in one node process, with env added, and reports each as a subtest.
+func runScript(t *testing.T, script, base, transport, protocol string, names []string, env map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join("scripts", "suite.cjs"))
+	cmd := exec.CommandContext(ctx, "node", filepath.Join("scripts", script))
 	cmd.Dir = nodeDir()
 	cmd.Env = append(os.Environ(),
 		"BASE_URL="+base, "TRANSPORT="+transport, "PROTOCOL="+protocol,
@@ -150,6 +157,9 @@ func runScenarios(t *testing.T, base, transport, protocol string, names []string
 		// Generous per scenario: they take milliseconds, but CI machines
 		// can be very busy; a hang still fails well inside the Go deadline.
 		"TIMEOUT_MS=10000")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -170,7 +180,10 @@ func runScenarios(t *testing.T, base, transport, protocol string, names []string
 			case !ok:
 				t.Fatalf("scenario did not report (node: %v)\nstdout:\n%s\nstderr:\n%s", runErr, stdout.String(), stderr.String())
 			case !r.OK:
-				t.Fatalf("%s", r.Error)
+				t.Fatalf("%s (%d ms)", r.Error, r.MS)
+			}
+			if testing.Verbose() {
+				t.Logf("%d ms", r.MS)
 			}
 		})
 	}

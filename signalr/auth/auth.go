@@ -13,6 +13,21 @@
 // reports as "Failed to complete negotiation with the server: Error:
 // Unauthorized: Status code '401'"; an authenticated caller that
 // Options.Authorize rejects gets 403.
+//
+// Per-method authorization ([Authorize(Roles = "admin")] on a .NET hub
+// method) is MethodPolicies, plugged into the hub runtime's hook; with
+// Options.AllowAnonymous the endpoint stays open and only the listed
+// methods are guarded:
+//
+//	policies := auth.MethodPolicies{"Kick": auth.RequireRole("admin")}
+//	server, _ := signalr.NewServer(hub, signalr.Options{AuthorizeMethod: policies.AuthorizeMethod})
+//	mux.Handle("/chathub", auth.Middleware(v.Authenticator(), auth.Options{AllowAnonymous: true})(server))
+//
+// A caller the policy refuses (anonymous included) gets the Completion
+// error "Failed to invoke 'Kick' because user is unauthorized", which the
+// JS client's invoke rejects with as its Error message; the connection
+// stays open. A hub may also check methods itself by implementing
+// signalr.MethodAuthorizer; both must allow.
 package auth
 
 import (
