@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,6 +56,25 @@ func freePorts(t *testing.T, n int) int {
 	return 0
 }
 
+// syncBuffer is a bytes.Buffer safe for a process writing into it while the
+// test reads it (a failure message shows stderr before Wait).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // startScriptCmd runs the script in its own process group, killed with
 // everything it started if the test ends early.
 func startScriptCmd(t *testing.T, ctx context.Context, env ...string) *exec.Cmd {
@@ -89,7 +109,7 @@ func TestStartMultipleServers(t *testing.T) {
 	defer cancel()
 	cmd := startScriptCmd(t, ctx, "DATABASE_URL=none", "BASE_PORT="+strconv.Itoa(base),
 		"COUNT="+strconv.Itoa(count), "LOG_DIR="+logDir, "HEALTH_TIMEOUT=180")
-	var stderr bytes.Buffer
+	var stderr syncBuffer // written by the script while the test reads it
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -251,7 +271,7 @@ func TestStartMultipleServersBackplane(t *testing.T) {
 	defer cancel()
 	cmd := startScriptCmd(t, ctx, "DATABASE_URL="+dsn, "BASE_PORT="+strconv.Itoa(base),
 		"COUNT="+strconv.Itoa(count), "LOG_DIR="+t.TempDir(), "HEALTH_TIMEOUT=180")
-	var stderr bytes.Buffer
+	var stderr syncBuffer // written by the script while the test reads it
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
