@@ -147,7 +147,7 @@ func runScenarios(t *testing.T, base, transport, protocol string, names []string
 // in one node process, with env added, and reports each as a subtest.
 func runScript(t *testing.T, script, base, transport, protocol string, names []string, env map[string]string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", filepath.Join("scripts", script))
 	cmd.Dir = nodeDir()
@@ -156,7 +156,7 @@ func runScript(t *testing.T, script, base, transport, protocol string, names []s
 		"SCENARIOS="+strings.Join(names, ","),
 		// Generous per scenario: they take milliseconds, but CI machines
 		// can be very busy; a hang still fails well inside the Go deadline.
-		"TIMEOUT_MS=10000")
+		"TIMEOUT_MS=20000")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
