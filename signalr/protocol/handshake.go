@@ -91,7 +91,7 @@ func ParseHandshakeRequest(buf []byte) (protocol string, version int, n int, err
 		return "", 0, n, err
 	}
 	hasProtocol, hasVersion := false, false
-	err = handshakeProperties(&s, func(name []byte, esc bool) error {
+	err = objectMembers(&s, func(name []byte, esc bool) error {
 		switch {
 		case propertyIs(name, esc, "protocol"):
 			if s.peek() != '"' {
@@ -156,7 +156,7 @@ func ParseHandshakeResponse(buf []byte) (errText string, n int, err error) {
 	if err := handshakeObjectStart(&s); err != nil {
 		return "", n, err
 	}
-	err = handshakeProperties(&s, func(name []byte, esc bool) error {
+	err = objectMembers(&s, func(name []byte, esc bool) error {
 		switch {
 		case propertyIs(name, esc, "type"):
 			return invalidData(HandshakeResponseExpectedText)
@@ -196,9 +196,10 @@ func handshakeObjectStart(s *jsonScanner) error {
 	return errReadingJSON(errJSONSyntax)
 }
 
-// handshakeProperties walks the members of an object whose '{' was read,
-// calling prop with the scanner positioned at each value.
-func handshakeProperties(s *jsonScanner, prop func(name []byte, esc bool) error) error {
+// objectMembers walks the members of an object whose '{' was read,
+// calling prop with the scanner positioned at each value (handshakes and
+// the headers of hub messages).
+func objectMembers(s *jsonScanner, prop func(name []byte, esc bool) error) error {
 	if s.peek() == '}' {
 		s.i++
 		return nil

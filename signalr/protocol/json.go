@@ -410,19 +410,7 @@ func (r *jsonRecord) readHeaders(s *jsonScanner) error {
 	}
 	s.i++
 	h := map[string]string{}
-	if s.peek() == '}' {
-		s.i++
-		r.headers = h
-		return nil
-	}
-	for {
-		kraw, kesc, err := s.scanString()
-		if err != nil {
-			return errReadingJSON(err)
-		}
-		if err := s.expect(':'); err != nil {
-			return errReadingJSON(err)
-		}
+	err := objectMembers(s, func(kraw []byte, kesc bool) error {
 		k := jsonUnquote(kraw, kesc)
 		if s.peek() != '"' {
 			return r.wrongType(s, "Expected header '"+k+"' to be of type String.")
@@ -432,16 +420,13 @@ func (r *jsonRecord) readHeaders(s *jsonScanner) error {
 			return errReadingJSON(err)
 		}
 		h[k] = jsonUnquote(vraw, vesc)
-		c := s.peek()
-		s.i++
-		if c == '}' {
-			r.headers = h
-			return nil
-		}
-		if c != ',' {
-			return errReadingJSON(errJSONSyntax)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	r.headers = h
+	return nil
 }
 
 // message validates the collected properties, applying .NET's rules in
